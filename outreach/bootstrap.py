@@ -1,0 +1,68 @@
+"""Builds everything in one place: settings → logging, clock, database. Nothing at import.
+
+Every command and the service call :func:`build` once and pass the :class:`App` (or the parts
+of it they need) down explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from outreach.core.clock import AcceleratedClock, Clock, FixedClock, SystemClock
+from outreach.db.engine import make_engine, session_factory
+from outreach.db.migrate import require_current_schema
+from outreach.logs import configure_logging
+from outreach.settings import ClockSettings, Settings, load_settings
+
+
+def clock_from(settings: ClockSettings) -> Clock:
+    if settings.mode == "fixed":
+        assert settings.start is not None
+        return FixedClock(settings.start)
+    if settings.mode == "accelerated":
+        assert settings.start is not None
+        return AcceleratedClock(settings.start, speed=settings.speed)
+    return SystemClock()
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    sessions: sessionmaker[Session] = field(repr=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    check_schema: bool = True,
+    log_stream: TextIO | None = None,
+    config_file: Path | None = None,
+    data: Path | None = None,
+) -> App:
+    settings = settings or load_settings(config_file, data=data)
+    configure_logging(settings.logging, log_stream)
+    settings.data.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
+        echo=settings.database.echo,
+    )
+    if check_schema:
+        try:
+            require_current_schema(engine)
+        except Exception:
+            engine.dispose()
+            raise
+    return App(settings, clock or clock_from(settings.clock), engine, session_factory(engine))

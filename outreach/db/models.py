@@ -1,0 +1,238 @@
+"""The tables. Plain rows, no relationships or lazy loading: queries are explicit.
+
+Conventions every table follows (see docs/conventions.md):
+* every instant is a ``UTCDateTime`` set from the injected clock, never a database ``now()``;
+* states and roles are ``outreach.core.enums`` values stored as short strings;
+* lists (domains, tags, addresses, findings) are JSON columns;
+* ``events`` is append-only (the audit trail): the ORM refuses to update or delete a row and
+  the migration adds database triggers that refuse it too.
+"""
+
+# SQLModel resolves annotations at class creation: no `from __future__ import annotations`.
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from outreach.core.enums import (
+    CampaignState,
+    ContactRole,
+    ContactStatus,
+    RequestState,
+    TemplateFamily,
+)
+from outreach.db.types import JSONColumn, UTCDateTime
+
+# Named constraints, so Alembic's batch mode on SQLite can find and alter them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def _when(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _state(length: int = 20) -> Any:
+    return Field(sa_type=String(length), nullable=False)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_type=JSONColumn, nullable=False)
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = True) -> Any:
+    return Field(
+        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index)
+    )
+
+
+class Supplier(SQLModel, table=True):
+    __tablename__ = "suppliers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_type=String(64), unique=True, nullable=False)
+    name: str = Field(sa_type=String(300))
+    country: str | None = Field(default=None, sa_type=String(2))
+    time_zone: str | None = Field(default=None, sa_type=String(64))
+    language: str = Field(default="en", sa_type=String(16))
+    email_domains: list[str] = _json_list()
+    buyer: str | None = Field(default=None, sa_type=String(300))
+    scope_tags: list[str] = _json_list()
+    active: bool = Field(default=True, nullable=False)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    deactivated_at: datetime | None = _when(nullable=True)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("supplier_id", "role", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = _fk("suppliers.id")
+    role: ContactRole = _state()
+    name: str | None = Field(default=None, sa_type=String(300))
+    email: str = Field(sa_type=String(320), index=True)
+    status: ContactStatus = _state()
+    bounced_at: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaigns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(100), unique=True, nullable=False)
+    template_family: TemplateFamily = _state(8)
+    reporting_year: int
+    min_version: str = Field(sa_type=String(16))
+    due_date: date
+    #: suppliers in scope: every active supplier when empty, else those with any of the tags
+    scope_tags: list[str] = _json_list()
+    #: the escalation ladder, frozen when the campaign starts (``Ladder.model_dump``)
+    ladder: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)
+    state: CampaignState = _state()
+    created_at: datetime = _when()
+    started_at: datetime | None = _when(nullable=True)
+    paused_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = _when(nullable=True)
+
+
+class Request(SQLModel, table=True):
+    """One supplier asked in one campaign: the unit the ladder escalates."""
+
+    __tablename__ = "requests"
+    __table_args__ = (UniqueConstraint("campaign_id", "supplier_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = _fk("campaigns.id")
+    supplier_id: int = _fk("suppliers.id")
+    state: RequestState = _state()
+    #: the ladder stage last sent (None: nothing sent yet) and how often it was sent
+    stage: str | None = Field(default=None, sa_type=String(40))
+    stage_repeat: int = Field(default=0, nullable=False)
+    stage_sent_at: datetime | None = _when(nullable=True)
+    #: this supplier's own due date (extensions and late joiners move it, not the campaign's)
+    due_date: date
+    #: when the scheduler must look at this request again (None: nothing to do, e.g. exempt)
+    next_action_at: datetime | None = _when(nullable=True, index=True)
+    paused_until: datetime | None = _when(nullable=True)
+    reply_token: str = Field(sa_type=String(32), unique=True, nullable=False)
+    joined_late: bool = Field(default=False, nullable=False)
+    exempt_reason: str | None = Field(default=None, sa_type=String(1000))
+    accepted_at: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class OutboundMessage(SQLModel, table=True):
+    """An e-mail we decided to send; delivery claims and sends it (the outbox)."""
+
+    __tablename__ = "outbound_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int | None = _fk("requests.id", nullable=True)
+    kind: str = Field(sa_type=String(40))
+    stage: str | None = Field(default=None, sa_type=String(40))
+    repeat: int = Field(default=0, nullable=False)
+    #: (request, stage, repeat) or another key per kind: one decided send, ever
+    idempotency_key: str = Field(sa_type=String(200), unique=True, nullable=False)
+    message_id: str = Field(sa_type=String(250), unique=True, nullable=False)
+    from_address: str = Field(sa_type=String(320))
+    to_addresses: list[str] = _json_list()
+    cc_addresses: list[str] = _json_list()
+    subject: str = Field(sa_type=String(998))
+    body_text: str = Field(sa_type=Text)
+    body_html: str | None = Field(default=None, sa_type=Text)
+    attachment_sha256: str | None = Field(default=None, sa_type=String(64))
+    attachment_name: str | None = Field(default=None, sa_type=String(255))
+    template_hash: str | None = Field(default=None, sa_type=String(64))
+    status: str = _state()
+    priority: int = Field(default=100, nullable=False)
+    attempts: int = Field(default=0, nullable=False)
+    next_attempt_at: datetime | None = _when(nullable=True, index=True)
+    lease_until: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class InboundMessage(SQLModel, table=True):
+    """A mail seen in a polled folder, recorded once by its IMAP identity."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity", "uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_type=String(320))
+    folder: str = Field(sa_type=String(255))
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
+    message_id: str | None = Field(default=None, sa_type=String(998), index=True)
+    from_address: str | None = Field(default=None, sa_type=String(320))
+    subject: str | None = Field(default=None, sa_type=Text)
+    sent_at: datetime | None = _when(nullable=True)
+    received_at: datetime = _when()
+    raw_sha256: str | None = Field(default=None, sa_type=String(64))
+    size: int = Field(default=0, nullable=False)
+    classification: str | None = Field(default=None, sa_type=String(40))
+    status: str = _state()
+    request_id: int | None = _fk("requests.id", nullable=True)
+    error: str | None = Field(default=None, sa_type=Text)
+    processed_at: datetime | None = _when(nullable=True)
+
+
+class Submission(SQLModel, table=True):
+    """A workbook received for a request (or not yet matched to one), and its verdict."""
+
+    __tablename__ = "submissions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int | None = _fk("requests.id", nullable=True)
+    inbound_message_id: int | None = _fk("inbound_messages.id", nullable=True)
+    filename: str = Field(sa_type=String(255))
+    sha256: str = Field(sa_type=String(64), index=True)
+    size: int
+    content_type: str | None = Field(default=None, sa_type=String(100))
+    received_at: datetime = _when()
+    template: str | None = Field(default=None, sa_type=String(8))
+    version: str | None = Field(default=None, sa_type=String(16))
+    outcome: str | None = Field(default=None, sa_type=String(40))
+    required_missing: int | None = None
+    findings: list[dict[str, Any]] = _json_list()
+    validated_at: datetime | None = _when(nullable=True)
+
+
+class Event(SQLModel, table=True):
+    """The audit trail: who or what did what, when and why. Append-only."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    #: "cli:<user>" for a person at the command line, "system:<component>" for the service
+    actor: str = Field(sa_type=String(200))
+    kind: str = Field(sa_type=String(60), index=True)
+    campaign_id: int | None = _fk("campaigns.id", nullable=True)
+    supplier_id: int | None = _fk("suppliers.id", nullable=True)
+    request_id: int | None = _fk("requests.id", nullable=True)
+    reason: str | None = Field(default=None, sa_type=Text)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn, nullable=False)
