@@ -161,8 +161,11 @@ class ClockSettings(Section):
         return self
 
 
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/outreach``, i.e. ``~/.local/share/outreach`` on most systems."""
+    environ = os.environ if env is None else env
+    home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    base = environ.get("XDG_DATA_HOME") or str(home / ".local" / "share")
     return Path(base) / "outreach"
 
 
@@ -323,6 +326,7 @@ def load_settings(
         values = _deep_merge(values, overrides)
     if data is not None:
         values["data"] = data
+    values.setdefault("data", default_data_dir(environ))
     try:
         settings = Settings(**values)
     except ValidationError as exc:

@@ -12,8 +12,8 @@ from sqlmodel import select
 from outreach.cli.context import state
 from outreach.cli.output import err, out, print_json, table, when
 from outreach.db.models import Contact, Request, Supplier
-from outreach.errors import NotFound
-from outreach.imports.supplier_file import read_supplier_file
+from outreach.errors import InvalidInput, NotFound
+from outreach.imports.supplier_file import SupplierFileError, read_supplier_file
 from outreach.services.import_suppliers import ImportReport, SupplierFileRejected, import_suppliers
 
 app = typer.Typer(help="Import and inspect suppliers and their contacts.", no_args_is_help=True)
@@ -51,9 +51,12 @@ def import_cmd(
     settings = cli.settings()
     with _progress() as progress:
         reading = progress.add_task(f"reading {file.name}", total=None)
-        parsed = read_supplier_file(
-            file, on_progress=lambda done, total: progress.update(reading, completed=done,
-                                                                  total=total))
+        try:
+            parsed = read_supplier_file(
+                file, on_progress=lambda done, total: progress.update(reading, completed=done,
+                                                                      total=total))
+        except SupplierFileError as exc:
+            raise InvalidInput(f"{file.name}: {exc}; nothing was imported") from exc
         progress.remove_task(reading)
         applying = progress.add_task("importing", total=len(parsed.rows))
         report: ImportReport | None = None
