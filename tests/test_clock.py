@@ -34,7 +34,7 @@ def test_accelerated_clock_runs_faster_and_jumps() -> None:
     assert jumped - T0 >= timedelta(days=30)
 
 
-@pytest.mark.parametrize("bad", [datetime(2027, 1, 1), datetime(2027, 1, 1, 12, 0)])
+@pytest.mark.parametrize("bad", [datetime(2027, 1, 1), datetime(2027, 1, 1, 12, 0)])  # noqa: DTZ001
 def test_naive_datetimes_are_refused(bad: datetime) -> None:
     with pytest.raises(ValueError, match="naive"):
         ensure_utc(bad)

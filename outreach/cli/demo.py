@@ -38,7 +38,8 @@ def demo(
     """Run the whole available flow on a fresh data directory (default: a new folder here)."""
     cli = state(ctx)
     if cli.data is None:
-        cli.data = Path.cwd() / f"outreach-demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
+        cli.data = Path.cwd() / f"outreach-demo-{stamp}"
     if cli.data.exists() and any(cli.data.iterdir()):
         raise typer.BadParameter(f"{cli.data} is not empty: the demo needs a fresh folder",
                                  param_hint="--data")
