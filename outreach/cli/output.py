@@ -9,19 +9,27 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
+#: width when output goes to a file or pipe (rich would assume 80 columns and wrap)
+PIPE_WIDTH = 160
+
+
+def _console(stream: TextIO, **kwargs: Any) -> Console:
+    width = None if stream.isatty() else PIPE_WIDTH
+    return Console(file=stream, soft_wrap=True, width=width, **kwargs)
+
 
 def out() -> Console:
-    return Console(file=sys.stdout, soft_wrap=False)
+    return _console(sys.stdout)
 
 
 def err() -> Console:
-    return Console(file=sys.stderr, soft_wrap=True, highlight=False)
+    return _console(sys.stderr, highlight=False)
 
 
 def _default(value: Any) -> Any:

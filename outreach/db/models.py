@@ -11,6 +11,7 @@ Conventions every table follows (see docs/conventions.md):
 # SQLModel resolves annotations at class creation: no `from __future__ import annotations`.
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +33,7 @@ from outreach.core.enums import (
     RequestState,
     TemplateFamily,
 )
-from outreach.db.types import JSONColumn, UTCDateTime
+from outreach.db.types import JSONColumn, StrEnumType, UTCDateTime
 
 # Named constraints, so Alembic's batch mode on SQLite can find and alter them.
 SQLModel.metadata.naming_convention = {
@@ -49,8 +50,8 @@ def _when(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
-def _state(length: int = 20) -> Any:
-    return Field(sa_type=String(length), nullable=False)
+def _state(enum: type[StrEnum], length: int = 20) -> Any:
+    return Field(sa_type=StrEnumType(enum, length), nullable=False)
 
 
 def _json_list() -> Any:
@@ -87,10 +88,10 @@ class Contact(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     supplier_id: int = _fk("suppliers.id")
-    role: ContactRole = _state()
+    role: ContactRole = _state(ContactRole)
     name: str | None = Field(default=None, sa_type=String(300))
     email: str = Field(sa_type=String(320), index=True)
-    status: ContactStatus = _state()
+    status: ContactStatus = _state(ContactStatus)
     bounced_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
     updated_at: datetime = _when()
@@ -101,7 +102,7 @@ class Campaign(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_type=String(100), unique=True, nullable=False)
-    template_family: TemplateFamily = _state(8)
+    template_family: TemplateFamily = _state(TemplateFamily, 8)
     reporting_year: int
     min_version: str = Field(sa_type=String(16))
     due_date: date
@@ -109,7 +110,7 @@ class Campaign(SQLModel, table=True):
     scope_tags: list[str] = _json_list()
     #: the escalation ladder, frozen when the campaign starts (``Ladder.model_dump``)
     ladder: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)
-    state: CampaignState = _state()
+    state: CampaignState = _state(CampaignState)
     created_at: datetime = _when()
     started_at: datetime | None = _when(nullable=True)
     paused_at: datetime | None = _when(nullable=True)
@@ -125,7 +126,7 @@ class Request(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = _fk("campaigns.id")
     supplier_id: int = _fk("suppliers.id")
-    state: RequestState = _state()
+    state: RequestState = _state(RequestState)
     #: the ladder stage last sent (None: nothing sent yet) and how often it was sent
     stage: str | None = Field(default=None, sa_type=String(40))
     stage_repeat: int = Field(default=0, nullable=False)
@@ -165,7 +166,7 @@ class OutboundMessage(SQLModel, table=True):
     attachment_sha256: str | None = Field(default=None, sa_type=String(64))
     attachment_name: str | None = Field(default=None, sa_type=String(255))
     template_hash: str | None = Field(default=None, sa_type=String(64))
-    status: str = _state()
+    status: str = Field(sa_type=String(20), nullable=False)
     priority: int = Field(default=100, nullable=False)
     attempts: int = Field(default=0, nullable=False)
     next_attempt_at: datetime | None = _when(nullable=True, index=True)
@@ -194,7 +195,7 @@ class InboundMessage(SQLModel, table=True):
     raw_sha256: str | None = Field(default=None, sa_type=String(64))
     size: int = Field(default=0, nullable=False)
     classification: str | None = Field(default=None, sa_type=String(40))
-    status: str = _state()
+    status: str = Field(sa_type=String(20), nullable=False)
     request_id: int | None = _fk("requests.id", nullable=True)
     error: str | None = Field(default=None, sa_type=Text)
     processed_at: datetime | None = _when(nullable=True)
