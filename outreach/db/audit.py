@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
 from sqlalchemy.orm import Session as OrmSession
 
 from outreach.core.clock import Clock
@@ -47,6 +48,17 @@ def record_event(
     )
     session.add(row)
     return row
+
+
+def record_events(session: OrmSession, clock: Clock, events: list[dict[str, Any]]) -> None:
+    """Many events in one INSERT (bulk imports); each dict holds ``record_event``'s keywords,
+    with details under ``data``."""
+    if not events:
+        return
+    at = clock.now()
+    rows = [{"at": at, "reason": None, "campaign_id": None, "supplier_id": None,
+             "request_id": None, "data": {}, **event} for event in events]
+    session.execute(insert(Event), rows)
 
 
 def cli_actor(explicit: str | None = None) -> str:

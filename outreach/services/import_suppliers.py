@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from outreach.core.clock import Clock
 from outreach.core.enums import ACTIVE_REQUEST_STATES, ContactStatus, RequestState
-from outreach.db.audit import record_event
+from outreach.db.audit import record_event, record_events
 from outreach.db.models import Contact, Request, Supplier
 from outreach.errors import InvalidInput
-from outreach.imports.supplier_file import RowProblem, SupplierFile, SupplierRow
+from outreach.imports.supplier_file import ContactRow, RowProblem, SupplierFile, SupplierRow
 from outreach.services.enrollment import enroll_late_joiners
 
 log = structlog.get_logger(__name__)
@@ -88,36 +89,28 @@ def import_suppliers(
         contacts.setdefault(contact.supplier_id, []).append(contact)
 
     seen: set[str] = set()
+    created: list[tuple[Supplier, SupplierRow]] = []
     for done, row in enumerate(parsed.rows, start=1):
         key = row.code.casefold()
         seen.add(key)
         supplier = existing.get(key)
         if supplier is None:
-            supplier = _create(session, row, now)
-            _sync_contacts(session, supplier, [], row, now, report)
-            report.created += 1
-            record_event(session, clock, actor=actor, kind="supplier.created",
-                         reason=f"imported from {parsed.path.name}", supplier_id=supplier.id,
-                         line=row.line)
+            supplier = Supplier(code=row.code, created_at=now, updated_at=now, active=True,
+                                **_row_values(row))
+            session.add(supplier)
+            created.append((supplier, row))
         else:
-            changes = _update(supplier, row, now)
-            if not supplier.active:
-                supplier.active, supplier.deactivated_at = True, None
-                changes["active"] = [False, True]
-                report.reactivated += 1
-            contact_changes = _sync_contacts(
-                session, supplier, contacts.get(supplier.id or 0, []), row, now, report
-            )
-            if changes or contact_changes:
-                report.updated += 1
-                supplier.updated_at = now
-                record_event(session, clock, actor=actor, kind="supplier.updated",
-                             reason=f"imported from {parsed.path.name}", supplier_id=supplier.id,
-                             line=row.line, changes=changes, contacts=contact_changes)
-            else:
-                report.unchanged += 1
+            _apply_update(session, clock, supplier, row, contacts.get(supplier.id or 0, []),
+                          actor, parsed.path.name, report)
         if on_progress:
             on_progress(done, len(parsed.rows))
+    session.flush()  # one batched INSERT for the new suppliers gives them their ids
+    _insert_new_contacts(session, created, now, report)
+    record_events(session, clock, [
+        {"actor": actor, "kind": "supplier.created", "reason": f"imported from {parsed.path.name}",
+         "supplier_id": supplier.id, "data": {"line": row.line}}
+        for supplier, row in created])
+    report.created = len(created)
 
     if prune:
         for key, supplier in existing.items():
@@ -146,12 +139,42 @@ def _row_values(row: SupplierRow) -> dict[str, Any]:
     return values
 
 
-def _create(session: Session, row: SupplierRow, now: Any) -> Supplier:
-    supplier = Supplier(code=row.code, created_at=now, updated_at=now, active=True,
-                        **_row_values(row))
-    session.add(supplier)
-    session.flush()
-    return supplier
+def _insert_new_contacts(
+    session: Session, created: list[tuple[Supplier, SupplierRow]], now: Any,
+    report: ImportReport,
+) -> None:
+    """The contacts of new suppliers, in one INSERT (ORM objects cost ~0.3 ms each)."""
+    rows = [{"supplier_id": supplier.id, "role": c.role, "name": c.name, "email": c.email,
+             "status": ContactStatus.ACTIVE, "created_at": now, "updated_at": now}
+            for supplier, row in created for c in _unique_contacts(row)]
+    if rows:
+        session.execute(insert(Contact), rows)
+    report.contacts_added += len(rows)
+
+
+def _unique_contacts(row: SupplierRow) -> list[ContactRow]:
+    return list({(c.role, c.email.casefold()): c for c in row.contacts}.values())
+
+
+def _apply_update(
+    session: Session, clock: Clock, supplier: Supplier, row: SupplierRow,
+    current: list[Contact], actor: str, file: str, report: ImportReport,
+) -> None:
+    now = clock.now()
+    changes = _update(supplier, row, now)
+    if not supplier.active:
+        supplier.active, supplier.deactivated_at = True, None
+        changes["active"] = [False, True]
+        report.reactivated += 1
+    contact_changes = _sync_contacts(session, supplier, current, row, now, report)
+    if not (changes or contact_changes):
+        report.unchanged += 1
+        return
+    report.updated += 1
+    supplier.updated_at = now
+    record_event(session, clock, actor=actor, kind="supplier.updated",
+                 reason=f"imported from {file}", supplier_id=supplier.id, line=row.line,
+                 changes=changes, contacts=contact_changes)
 
 
 def _update(supplier: Supplier, row: SupplierRow, now: Any) -> dict[str, list[Any]]:
@@ -178,7 +201,7 @@ def _sync_contacts(
     """Make the supplier's contacts match the row; return a description of each change."""
     assert supplier.id is not None
     by_key = {(c.role, c.email.casefold()): c for c in current}
-    wanted = {(c.role, c.email.casefold()): c for c in row.contacts}
+    wanted = {(c.role, c.email.casefold()): c for c in _unique_contacts(row)}
     changes: list[str] = []
     for key, given in wanted.items():
         contact = by_key.get(key)
