@@ -8,6 +8,8 @@ season simulation) extend this same command.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -65,7 +67,9 @@ def demo(
                       highlight=False)
 
         today = local_date(clock, tz)
-        spec = NewCampaign(name=f"CMRT {today.year}", reporting_year=today.year - 1,
+        # a season surveys the calendar year that just ended (or is ending, from October)
+        year = today.year if today.month >= 10 else today.year - 1
+        spec = NewCampaign(name=f"CMRT {year}", reporting_year=year,
                            due_date=today + timedelta(days=60),
                            template_family=settings.campaign.template_family,
                            min_version=settings.campaign.min_version)
@@ -108,12 +112,21 @@ def demo(
             counts = request_counts(session, campaign.id or 0)
         console.print(table(f"{campaign.name}: requests by state", ["state", "requests"],
                             sorted(counts.items())))
-        data = settings.data
+        prog = f"{_command()} --data {settings.data}"
         console.print("next, look around:\n"
-                      f"  outreach --data {data} status\n"
-                      f"  outreach --data {data} campaign show\n"
-                      f"  outreach --data {data} request show {codes[0]}\n"
-                      f"  outreach --data {data} supplier show {codes[0]}",
+                      f"  {prog} status\n"
+                      f"  {prog} campaign show\n"
+                      f"  {prog} request show {codes[0]}\n"
+                      f"  {prog} supplier show {codes[0]}",
                       highlight=False, markup=False)
     finally:
         app.close()
+
+
+def _command() -> str:
+    """How the person can run outreach again: by name if it is on PATH, else by path."""
+    which = shutil.which("outreach")
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if which and here and Path(which).resolve() == here:
+        return "outreach"
+    return str(here) if here and here.name == "outreach" else "outreach"

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from outreach.cli.context import state
 from outreach.cli.output import err, out, print_json, table, when
-from outreach.db.models import Contact, Request, Supplier
+from outreach.db.models import Campaign, Contact, Request, Supplier
 from outreach.errors import InvalidInput, NotFound
 from outreach.imports.supplier_file import SupplierFileError, read_supplier_file
 from outreach.services.import_suppliers import ImportReport, SupplierFileRejected, import_suppliers
@@ -148,11 +148,14 @@ def show_cmd(ctx: typer.Context, code: str, as_json: JsonOption = False) -> None
             raise NotFound(f"no supplier with code {code!r}")
         contacts = session.exec(select(Contact).where(Contact.supplier_id == supplier.id)
                                 .order_by(Contact.role, Contact.email)).all()
-        requests = session.exec(select(Request).where(Request.supplier_id == supplier.id)).all()
+        requests = session.exec(
+            select(Request, Campaign.name).join(Campaign, Campaign.id == Request.campaign_id)
+            .where(Request.supplier_id == supplier.id).order_by(Request.id)).all()
     if as_json:
         print_json({**supplier.model_dump(mode="json"),
                     "contacts": [c.model_dump(mode="json") for c in contacts],
-                    "requests": [r.model_dump(mode="json") for r in requests]})
+                    "requests": [{**r.model_dump(mode="json"), "campaign": name}
+                                 for r, name in requests]})
         return
     console = out()
     console.print(f"[bold]{supplier.code}[/] {supplier.name}", highlight=False)
@@ -164,5 +167,5 @@ def show_cmd(ctx: typer.Context, code: str, as_json: JsonOption = False) -> None
     console.print(table("contacts", ["role", "name", "email", "status"],
                         ([c.role, c.name, c.email, c.status] for c in contacts)))
     console.print(table("requests", ["id", "campaign", "state", "stage", "due", "next action"],
-                        ([r.id, r.campaign_id, r.state, r.stage or "-", r.due_date,
-                          when(r.next_action_at, tz)] for r in requests)))
+                        ([r.id, name, r.state, r.stage or "-", r.due_date,
+                          when(r.next_action_at, tz)] for r, name in requests)))
