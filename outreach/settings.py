@@ -146,6 +146,12 @@ class LoggingSettings(Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class SchedulerSettings(Section):
+    #: how often `outreach run` asks the database what is due
+    tick_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
+    worker_threads: Annotated[int, Field(ge=1, le=16)] = 4
+
+
 class ClockSettings(Section):
     """Which clock the service reads. Only rehearsals and simulations change it."""
 
@@ -184,6 +190,7 @@ class Settings(BaseModel):
     campaign: CampaignDefaults = CampaignDefaults()
     ladder: Ladder = Field(default_factory=default_ladder)
     logging: LoggingSettings = LoggingSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     clock: ClockSettings = ClockSettings()
 
     #: which TOML file was read (None: embedded defaults); informational, not configurable

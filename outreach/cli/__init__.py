@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from outreach.cli import campaign, config, db, demo, request, status, supplier
+from outreach.cli import campaign, config, db, demo, request, service, status, supplier
 from outreach.cli.context import CliState
 from outreach.cli.output import err
 from outreach.errors import OutreachError
@@ -65,6 +65,8 @@ app.add_typer(campaign.app, name="campaign")
 app.add_typer(request.app, name="request")
 app.command("status")(status.status)
 app.command("demo")(demo.demo)
+app.command("run")(service.run)
+app.command("tick")(service.tick)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,10 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         ))
         return INTERNAL_ERROR
     return result if isinstance(result, int) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 def run() -> None:
