@@ -180,8 +180,6 @@ class Settings(BaseModel):
 
     #: where every run writes; ``--data`` / ``OUTREACH_DATA``
     data: Path = Field(default_factory=default_data_dir)
-    #: email templates; empty means the set shipped with outreach
-    templates_dir: Path | None = None
     database: DatabaseSettings = DatabaseSettings()
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
