@@ -66,6 +66,14 @@ class Sheet:
             yield index + 1, self.grid[index]
 
 
+class SheetUnreadable(Exception):
+    """A sheet of an opened workbook cannot be parsed (damage inside the sheet's XML)."""
+
+    def __init__(self, sheet: str, detail: str) -> None:
+        super().__init__(f"the sheet {sheet!r} is damaged and cannot be read ({detail})")
+        self.sheet = sheet
+
+
 @dataclass
 class Workbook:
     """Sheets by name, parsed lazily from an already opened (decrypted, checked) workbook."""
@@ -81,7 +89,12 @@ class Workbook:
         if name not in self._sheets:
             if name not in self.sheet_names:
                 raise KeyError(name)
-            grid = self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            try:
+                grid = self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # calamine reports damage as a Rust panic, too
+                raise SheetUnreadable(name, f"{type(exc).__name__}: {exc}") from exc
             self._sheets[name] = Sheet(name, grid)
         return self._sheets[name]
 
