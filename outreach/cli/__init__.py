@@ -16,7 +16,17 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from outreach.cli import campaign, config, db, demo, request, service, status, supplier
+from outreach.cli import (
+    campaign,
+    config,
+    db,
+    demo,
+    request,
+    service,
+    status,
+    supplier,
+    validate,
+)
 from outreach.cli.context import CliState
 from outreach.cli.output import err
 from outreach.errors import OutreachError
@@ -67,6 +77,7 @@ app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("run")(service.run)
 app.command("tick")(service.tick)
+app.command("validate")(validate.validate_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
