@@ -3,7 +3,7 @@
 Conventions (docs/conventions.md): singular nouns for groups, ``--json`` for machines, one
 line per error on stderr (traceback only with ``--debug``), documented exit codes:
 0 ok · 1 failed · 2 usage · 3 configuration · 4 database not ready · 5 not found ·
-6 invalid input · 7 wrong state · 70 internal error.
+6 invalid input · 7 wrong state · 8 workbook not accepted (validate) · 70 internal error.
 """
 
 from __future__ import annotations
