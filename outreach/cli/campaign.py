@@ -10,7 +10,7 @@ from sqlmodel import select
 from outreach.cli.context import state
 from outreach.cli.dates import parse_date
 from outreach.cli.output import out, print_json, table, when
-from outreach.core.enums import TemplateFamily
+from outreach.core.enums import RequestState, TemplateFamily
 from outreach.core.ladder import Ladder
 from outreach.db.models import Campaign, Request, Supplier
 from outreach.services import campaigns as svc
@@ -132,8 +132,8 @@ def list_cmd(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def show(
     ctx: typer.Context,
     campaign_ref: CampaignArg = None,
-    request_state: Annotated[str | None, typer.Option(
-        "--state", help="Only requests in this state (open, paused, accepted, ...)")] = None,
+    request_state: Annotated[RequestState | None, typer.Option(
+        "--state", help="Only requests in this state")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show on a terminal (0: all)")] = 50,
     as_json: JsonOption = False,
 ) -> None:
