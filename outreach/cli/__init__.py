@@ -23,6 +23,7 @@ from outreach.cli import (
     demo,
     request,
     service,
+    smelter,
     status,
     supplier,
     validate,
@@ -73,6 +74,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(supplier.app, name="supplier")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(request.app, name="request")
+app.add_typer(smelter.app, name="smelter")
 app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("run")(service.run)

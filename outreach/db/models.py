@@ -237,3 +237,87 @@ class Event(SQLModel, table=True):
     request_id: int | None = _fk("requests.id", nullable=True)
     reason: str | None = Field(default=None, sa_type=Text)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn, nullable=False)
+
+
+# -- smelter reference, RMAP status and red-flag lists (outreach smelter import) ----------
+
+
+class SmelterListKind(StrEnum):
+    """What a smelter import brought in; each kind is replaced whole by its next import."""
+
+    LOOKUP = "lookup"
+    RMAP = "rmap"
+    RED_FLAGS = "red-flags"
+
+
+class SmelterImport(SQLModel, table=True):
+    """One import of a smelter list: the file, the counts, and the changes it made.
+
+    ``changes`` holds what the import changed against the rows it replaced: ``added`` (keys),
+    ``removed`` and ``changed`` (keys with the old and new values), so the state before any
+    import can be rebuilt from the state after it.
+    """
+
+    __tablename__ = "smelter_imports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: SmelterListKind = _state(SmelterListKind, 12)
+    source: str = Field(sa_type=String(255))
+    sha256: str = Field(sa_type=String(64))
+    #: the template a look-up came from ("CMRT 6.5"), when identified
+    template: str | None = Field(default=None, sa_type=String(32))
+    rows: int = Field(default=0, nullable=False)
+    added: int = Field(default=0, nullable=False)
+    removed: int = Field(default=0, nullable=False)
+    changed: int = Field(default=0, nullable=False)
+    unchanged: int = Field(default=0, nullable=False)
+    skipped_invalid: int = Field(default=0, nullable=False)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn, nullable=False)
+    actor: str = Field(sa_type=String(200))
+    imported_at: datetime = _when(index=True)
+
+
+class SmelterReferenceRow(SQLModel, table=True):
+    """One smelter of the imported RMI Smelter Reference List (a template's Look-up sheet)."""
+
+    __tablename__ = "smelter_reference"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cid: str = Field(sa_type=String(9), unique=True, nullable=False)
+    metal: str = Field(sa_type=Text)
+    standard_name: str = Field(sa_type=Text)
+    country: str = Field(sa_type=Text)
+    aliases: list[str] = _json_list()
+    import_id: int = _fk("smelter_imports.id")
+    source: str = Field(sa_type=String(255))
+    imported_at: datetime = _when()
+
+
+class SmelterStatusRow(SQLModel, table=True):
+    """A smelter's RMAP status from the imported status file (``RmapStatus`` values)."""
+
+    __tablename__ = "smelter_status"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cid: str = Field(sa_type=String(9), unique=True, nullable=False)
+    status: str = Field(sa_type=String(20))
+    as_of: date
+    import_id: int = _fk("smelter_imports.id")
+    source: str = Field(sa_type=String(255))
+    imported_at: datetime = _when()
+
+
+class SmelterRedFlagRow(SQLModel, table=True):
+    """An entry of an imported red-flag list: a smelter by CID and/or name (and country)."""
+
+    __tablename__ = "smelter_red_flags"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_name: str = Field(sa_type=Text)
+    cid: str | None = Field(default=None, sa_type=String(9), index=True)
+    name: str | None = Field(default=None, sa_type=Text)
+    country: str | None = Field(default=None, sa_type=Text)
+    reason: str = Field(sa_type=Text)
+    import_id: int = _fk("smelter_imports.id")
+    source: str = Field(sa_type=String(255))
+    imported_at: datetime = _when()
