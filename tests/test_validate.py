@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from outreach.cli import main
-from outreach.cmrt.validate import Outcome, ValidationContext, validate
+from outreach.cmrt.validate import Outcome, Severity, ValidationContext, validate
 
 DATA = Path(__file__).parent / "data" / "cmrt"
 ROWS = list(csv.DictReader((DATA / "EXPECTED.csv").open(encoding="utf-8")))
@@ -42,7 +42,11 @@ def test_wrong_family_and_minimum_version() -> None:
 
 
 def _patched(path: Path, member: str, old: bytes, new: bytes) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    return _patched_bytes(path.read_bytes(), member, old, new)
+
+
+def _patched_bytes(workbook: bytes, member: str, old: bytes, new: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(workbook))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
@@ -58,7 +62,19 @@ def test_newer_version_is_read_with_the_newest_layout_and_a_warning() -> None:
     data = _patched(JX, "xl/sharedStrings.xml", b"Revision 6.4", b"Revision 6.6")
     result = validate(data)
     assert (result.version, result.outcome) == ("6.6", Outcome.ACCEPTED_WITH_WARNINGS)
-    assert [f.code for f in result.findings] == ["newer_template"]
+    assert [f.code for f in result.findings if f.severity != Severity.INFO] == [
+        "newer_template"]
+    assert result.company is not None and result.company.name.startswith("JX")
+
+
+def test_newer_version_whose_layout_moved_is_a_modified_template() -> None:
+    # a future release that moved the effective date down one row: the L sheet says so
+    data = _patched(JX, "xl/sharedStrings.xml", b"Revision 6.4", b"Revision 6.6")
+    data = _patched_bytes(data, "xl/sharedStrings.xml", b"<t>Effective Date (*):</t>",
+                          b"<t>Authorizer phone:</t>")
+    result = validate(data)
+    assert (result.outcome, result.findings[0].code) == (Outcome.REJECTED, "modified_template")
+    assert "Declaration!B22" in result.findings[0].message
 
 
 def test_a_missing_sheet_is_a_modified_template() -> None:
@@ -84,3 +100,36 @@ def test_cli_reports_and_exit_codes(capsys) -> None:
         "cell": "B6", "message": "..."}
     assert main(["validate", "/nonexistent/x.xlsx"]) == 6
     assert main(["validate", str(JX), "--family", "CRT"]) == 6
+
+
+def test_cli_context_options(tmp_path: Path, capsys) -> None:
+    status = tmp_path / "rmap.csv"
+    status.write_text("cid,status,as_of\nCID002544,conformant,2026-11-30\n", encoding="utf-8")
+    flags = tmp_path / "flags.csv"
+    flags.write_text("list,cid,name,country,reason\nSanctions,CID002082,,,listed 2026-10\n",
+                     encoding="utf-8")
+    assert main(["validate", str(JX), "--json", "--reporting-year", "2026",
+                 "--rmap-status", str(status), "--red-flags", str(flags)]) == 0
+    [report] = json.loads(capsys.readouterr().out)
+    assert report["outcome"] == "accepted_with_warnings"
+    found = {f["code"] for f in report["findings"]}
+    assert {"date_stale", "smelter_red_flag", "smelter_not_conformant"} <= found
+    assert report["smelters"][0] | {"rmap_as_of": None} == report["smelters"][0] | {
+        "cid": "CID002544", "rmap_status": "conformant", "rmap_as_of": None}
+    assert report["company"]["name"] == "JX Advanced Metals Corporation"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cid,status,as_of\nCID12,conformant,2026-11-30\n", encoding="utf-8")
+    assert main(["validate", str(JX), "--rmap-status", str(bad)]) == 6
+    assert "line 2" in capsys.readouterr().err
+    assert main(["validate", str(JX), "--reference", str(status)]) == 6
+
+
+def test_cli_severity_from_config(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "outreach.toml"
+    config.write_text('[validation.severity]\ndate_stale = "error"\n', encoding="utf-8")
+    assert main(["--config", str(config), "validate", str(JX), "--reporting-year", "2026"]) == 8
+    assert "date_stale" in capsys.readouterr().out
+    config.write_text('[validation.severity]\nrequired_missing = "off"\n', encoding="utf-8")
+    assert main(["--config", str(config), "validate", str(JX)]) != 0
+    assert "validation.severity" in capsys.readouterr().err
