@@ -175,6 +175,27 @@ def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "outreach"
 
 
+class ValidationSettings(Section):
+    """How returned workbooks are judged (docs/validation.md lists every finding code)."""
+
+    #: the largest attachment opened at all; the zip caps guard against bombs
+    max_file_mb: Annotated[float, Field(gt=0, le=1024)] = 40.0
+    max_uncompressed_mb: Annotated[float, Field(gt=0, le=4096)] = 400.0
+    max_compression_ratio: Annotated[float, Field(ge=10, le=10_000)] = 200.0
+    #: finding code → "error", "warning", "info" or "off" (RMI's Checker codes stay errors)
+    severity: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("severity")
+    @classmethod
+    def _known_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        from outreach.cmrt.findings import check_severity_overrides
+
+        problems = check_severity_overrides(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -190,6 +211,7 @@ class Settings(BaseModel):
     logging: LoggingSettings = LoggingSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     clock: ClockSettings = ClockSettings()
+    validation: ValidationSettings = ValidationSettings()
 
     #: which TOML file was read (None: embedded defaults); informational, not configurable
     config_file: Path | None = Field(default=None, exclude=True)
