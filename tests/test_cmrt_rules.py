@@ -311,3 +311,9 @@ def test_emrt_2_content_follows_the_selected_minerals() -> None:
     assert invalid.cell == "D32" and "question 1 for mica" in invalid.message
     company_c = [a for a in result.content.company_answers if a.letter == "C"]
     assert [a.metal for a in company_c] == ["Graphite", "Lithium", "Mica", "Nickel"]
+
+
+def test_every_finding_code_is_documented() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "validation.md").read_text(encoding="utf-8")
+    for code in CODES.values():
+        assert f"| `{code.code}` | {code.default} |" in doc, code.code
