@@ -87,3 +87,16 @@ def test_per_metal_lists_and_scopes() -> None:
     assert not layout.question(4).asks("Mica")
     cmrt = _load("RMI_CMRT_6.5.xlsx").sheet("Declaration")
     assert {answer(cmrt.cell(c)) for c in ("P9", "Q9", "R9")} == set(SCOPES)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.glob("*.xlsx")))
+def test_product_columns_found_by_label_agree_with_the_layout(name: str) -> None:
+    """How a newer release (CMRT 6.6 adds requester columns) gets its Product List read."""
+    from outreach.cmrt.structure import product_columns
+
+    wb = _load(name)
+    template = identify(wb)
+    assert template is not None
+    layout = layout_for(template)
+    assert layout is not None
+    assert product_columns(wb, (None,) * 5) == layout.product_columns

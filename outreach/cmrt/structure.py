@@ -41,6 +41,40 @@ ANCHORS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
+def _labels(wb: Workbook, sheet: str) -> dict[str, str]:
+    """Cell → English label (lower-case) of one sheet, from the ``L`` sheet."""
+    found: dict[str, str] = {}
+    if wb.has(LABELS_SHEET):
+        for _, row in wb.sheet(LABELS_SHEET).rows(1):
+            if len(row) > 3 and text(row[1]) == sheet:
+                found[text(row[2])] = text(row[3]).lower()
+    return found
+
+
+ProductColumns = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+def product_columns(wb: Workbook, default: ProductColumns) -> ProductColumns:
+    """Product List columns (number, name, requester number, requester name, comment) by
+    their header labels: CMRT 6.6 adds requester columns as EMRT 2.1 did, unseen as a file."""
+    headers = {cell[:-1]: label for cell, label in _labels(wb, "Product List").items()
+               if cell.endswith("5") and cell[:-1].isalpha() and len(cell) == 2}
+    if not headers:
+        return default
+
+    def find(*words: str, exclude: str = "") -> str | None:
+        for column, label in sorted(headers.items()):
+            if all(w in label for w in words) and not (exclude and exclude in label):
+                return column
+        return None
+
+    number = find("number", exclude="requester")
+    if number is None:
+        return default
+    return (number, find("name", exclude="requester"), find("requester", "number"),
+            find("requester", "name"), find("comment"))
+
+
 def layout_mismatches(wb: Workbook, family: str) -> list[str]:
     """The anchors that are not where the newest known layout of ``family`` has them."""
     anchors = ANCHORS.get(family, ())

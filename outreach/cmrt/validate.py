@@ -20,7 +20,7 @@ are warnings by default, adjustable per code. Outcome: errors → ``rejected``; 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from functools import cache
@@ -35,7 +35,7 @@ from outreach.cmrt.opening import OpenLimits, Unreadable, open_workbook
 from outreach.cmrt.redflags import RedFlagLists
 from outreach.cmrt.reference import SmelterReference, StatusRow, reference_from_workbook
 from outreach.cmrt.rules import Classified, RuleContext, check
-from outreach.cmrt.structure import layout_mismatches
+from outreach.cmrt.structure import layout_mismatches, product_columns
 from outreach.cmrt.workbook import SheetUnreadable, Workbook
 
 __all__ = ["Finding", "Outcome", "Result", "Severity", "ValidationContext", "validate",
@@ -217,6 +217,8 @@ def _judge(wb: Workbook, ctx: ValidationContext) -> Result:
         for m in checked.missing
     )
     layout = layout_for(layout_id)
+    if layout is not None and layout_id is not template:  # newer: its own Product List
+        layout = replace(layout, product_columns=product_columns(wb, layout.product_columns))
     content: Content | None = None
     smelters: tuple[Classified, ...] = ()
     if layout is not None:
