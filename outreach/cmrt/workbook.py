@@ -5,17 +5,23 @@ or ``None`` for an empty cell. Formulas are never evaluated here; their cached r
 just values (and may be missing in files saved by tools other than Excel).
 
 Sheets are parsed on first use, so reading a CMRT touches only the sheets a check needs.
+An .xlsx is read by ``xlsx_reader`` (a fast path over the sheet XML that yields exactly
+calamine's values); whatever that path cannot vouch for - and every .xls - is read by
+calamine, opened only when first needed.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator, Sequence
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from python_calamine import CalamineWorkbook
+
+from outreach.cmrt.xlsx_reader import XlsxReader
 
 CellValue = str | float | int | bool | Any | None
 
@@ -76,34 +82,105 @@ class SheetUnreadable(Exception):
 
 @dataclass
 class Workbook:
-    """Sheets by name, parsed lazily from an already opened (decrypted, checked) workbook."""
+    """Sheets by name, parsed lazily from an already opened (decrypted, checked) workbook.
+
+    ``_fast`` reads .xlsx sheets; ``_book`` (calamine) is opened from ``_data`` the first
+    time a sheet needs it, or given up front for .xls.
+    """
 
     sheet_names: tuple[str, ...]
-    _book: CalamineWorkbook = field(repr=False)
+    _book: CalamineWorkbook | None = field(repr=False)
     _sheets: dict[str, Sheet] = field(default_factory=dict, repr=False)
+    _fast: XlsxReader | None = field(default=None, repr=False)
+    _data: bytes | None = field(default=None, repr=False)
 
     def has(self, name: str) -> bool:
         return name in self.sheet_names
 
     def sheet(self, name: str) -> Sheet:
-        if name not in self._sheets:
-            if name not in self.sheet_names:
-                raise KeyError(name)
+        found = self._sheets.get(name)
+        if found is not None:
+            return found
+        if name not in self.sheet_names:
+            raise KeyError(name)
+        grid = self._fast_grid(name)
+        if grid is None:
             try:
-                grid = self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                grid = self._calamine().get_sheet_by_name(name).to_python(skip_empty_area=False)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # calamine reports damage as a Rust panic, too
                 raise SheetUnreadable(name, f"{type(exc).__name__}: {exc}") from exc
-            self._sheets[name] = Sheet(name, grid)
-        return self._sheets[name]
+        sheet = self._sheets[name] = Sheet(name, grid)
+        return sheet
+
+    def _fast_grid(self, name: str) -> list[list[CellValue]] | None:
+        """The fast reader's grid, or None when calamine must decide (unusual XML, damage)."""
+        if self._fast is None:
+            return None
+        try:
+            return self._fast.grid(name)
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except Exception:
+            return None
+
+    def _calamine(self) -> CalamineWorkbook:
+        if self._book is None:
+            if self._data is None:
+                raise ValueError("no workbook bytes to parse")
+            self._book = CalamineWorkbook.from_filelike(io.BytesIO(self._data))
+        return self._book
 
 
-def load_workbook_bytes(data: bytes) -> Workbook:
+_FAST_PARTS = (
+    "xl/workbook.xml",
+    "xl/_rels/workbook.xml.rels",
+    "xl/sharedStrings.xml",
+    "xl/styles.xml",
+)
+
+
+def keeps_part(name: str) -> bool:
+    """Parts ``load_workbook_bytes`` reads from ``parts`` when given (the rest from the zip)."""
+    return name in _FAST_PARTS or (name.startswith("xl/worksheets/") and name.endswith(".xml"))
+
+
+def load_workbook_bytes(data: bytes, parts: Mapping[str, bytes] | None = None) -> Workbook:
     """Parse workbook bytes that are known to be a plain (unencrypted) .xlsx/.xlsm/.xls.
 
     This is the bare parser; ``outreach.cmrt.opening.open_workbook`` is the guarded entry
     point for bytes from outside (type sniffing, size and zip-bomb caps, decryption).
+    ``parts`` may hold already decompressed (and checked) zip members, to save a second
+    decompression.
     """
+    if data[:4] == b"PK\x03\x04":
+        fast = _fast_reader(data, parts or {})
+        if fast is not None:
+            return Workbook(fast.sheet_names, None, {}, fast, data)
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    return Workbook(tuple(book.sheet_names), book)
+    return Workbook(tuple(book.sheet_names), book, _data=data)
+
+
+def _fast_reader(data: bytes, parts: Mapping[str, bytes]) -> XlsxReader | None:
+    archive: list[zipfile.ZipFile] = []
+    pending = dict(parts)  # each part is read once; let go of it once parsed
+
+    def read(name: str) -> bytes | None:
+        found = pending.pop(name, None)
+        if found is not None:
+            return found
+        if not archive:
+            archive.append(zipfile.ZipFile(io.BytesIO(data)))
+        try:
+            return archive[0].read(name)
+        except KeyError:
+            return None
+
+    try:
+        reader = XlsxReader.open(read)
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception:
+        return None
+    return reader if reader.sheet_names else None
