@@ -275,9 +275,14 @@ CASES: list[tuple[str, Workbook, list[str]]] = [
         [],
     ),
     (
-        "Q1 'no ' compares case-insensitively, trimmed",
-        _cmrt(_with(TIN_OUT, D27=" no\t"), _smelter_rows(["Tantalum", "Gold", "Tungsten"])),
+        "Q1 'NO' compares case-insensitively",
+        _cmrt(_with(TIN_OUT, D27="NO"), _smelter_rows(["Tantalum", "Gold", "Tungsten"])),
         [],
+    ),
+    (
+        "Q1 ' no\t' is not 'No' to the Checker (Excel compares exactly; LibreOffice agrees)",
+        _cmrt(_with(TIN_OUT, D27=" no\t"), _smelter_rows(["Tantalum", "Gold", "Tungsten"])),
+        [*_metal_q2_to_q8("Tin"), "B5"],
     ),
     (
         "Q1 Yes keeps tin Q2-Q8 and smelters required",
@@ -325,9 +330,9 @@ CASES: list[tuple[str, Workbook, list[str]]] = [
     ("e-mails without @", _cmrt(_with(DECL, D16="jane.acme.example", D20="N/A")), ["D16", "D20"]),
     ("numeric 0 company name is blank", _cmrt(_with(DECL, D8=0.0)), ["D8"]),
     (
-        "'0' and whitespace-only are blank",
+        "text '0' and whitespace-only are filled to the Checker (text is never = 0)",
         _cmrt(_with(DECL, D8="0", D15=" \t\t", D17="\t")),
-        ["D8", "D15", "D17"],
+        [],
     ),
     ("authorizer phone D21 is optional", _cmrt(_without(DECL, "D21")), []),
     (

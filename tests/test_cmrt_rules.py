@@ -15,6 +15,7 @@ from outreach.cmrt.findings import (
     apply_policy,
     check_severity_overrides,
 )
+from outreach.cmrt.patch import patch_workbook
 from outreach.cmrt.redflags import RedFlag, RedFlagLists
 from outreach.cmrt.reference import RmapStatus, StatusRow, reference_from_rows
 from outreach.cmrt.validate import Outcome, Result, ValidationContext, validate, validate_workbook
@@ -73,10 +74,12 @@ def test_a_correct_return_is_accepted_and_read_in_full() -> None:
 
 
 def test_rows_without_cached_values_are_read_through_the_look_up() -> None:
-    # a file saved by a tool that keeps no formula results: only column A is left
+    # saved by a tool that keeps no formula results: the Checker resolves column A again
+    resaved = validate(patch_workbook(JX.read_bytes(), {}))
+    assert (resaved.outcome, resaved.required_missing) == (Outcome.ACCEPTED, 0)
+    # the content reader completes a row from column A whatever else is blank
     blanked = {f"{col}{row}": None for row in range(5, 32) for col in "BCEFGHIJ"}
     result = judge(JX, Smelter_List=blanked)
-    assert result.outcome == Outcome.ACCEPTED, result.findings
     original = validate(JX.read_bytes())
     assert [(s.row.metal, s.row.smelter_id) for s in result.smelters] == [
         (s.row.metal, s.row.smelter_id) for s in original.smelters]
@@ -192,7 +195,11 @@ def test_smelter_ids_malformed_unknown_of_another_metal_or_disagreeing() -> None
         "A8": "CID002082", "F8": None, "B8": "Tantalum",  # a tungsten smelter
     })
     assert only(result, "smelter_id_malformed").cell == "A5"
-    assert "CID999999" in only(result, "smelter_id_unknown").message
+    unknown = only(result, "smelter_id_not_in_template")
+    assert unknown.severity == Severity.ERROR and "CID999999" in unknown.message
+    assert result.outcome == Outcome.REJECTED
+    pasted = judge(JX, Smelter_List={"A6": None, "F6": "CID999999"})  # values, no formulas
+    assert only(pasted, "smelter_id_unknown").cell == "F6"
     assert only(result, "smelter_id_mismatch").cell == "A7"
     wrong = only(result, "smelter_wrong_metal")
     assert wrong.cell == "B8" and "is a tungsten smelter, not tantalum" in wrong.message
@@ -204,6 +211,8 @@ def test_an_imported_newer_reference_list_knows_more_smelters() -> None:
     result = judge(JX, ValidationContext(reference=newer),
                    Smelter_List={"A6": "CID999999", "F6": None})
     assert "smelter_id_unknown" not in codes(result)
+    # the supplier's (older) template still cannot resolve it: a warning, not an error
+    assert only(result, "smelter_id_not_in_template").severity == Severity.WARNING
     assert result.smelters[1].known is not None and result.smelters[1].known.country == "PERU"
 
 
@@ -238,7 +247,8 @@ def test_rows_for_metals_out_of_scope_or_of_no_template_metal() -> None:
 def test_repeated_rows_are_noted_but_one_row_per_mine_is_not_a_repeat() -> None:
     # rows 22-26: one smelter, five mines; rows 27 and 31: one smelter, mine country differs
     assert "smelter_duplicate" not in codes(validate(JX.read_bytes()))
-    result = judge(JX, Smelter_List={"A32": "CID002320"})  # row 31 again, by its ID alone
+    # row 31 again, by its ID alone, in a file saved without cached values
+    result = validate(patch_workbook(JX.read_bytes(), {"Smelter List": {"A32": "CID002320"}}))
     repeat = only(result, "smelter_duplicate")
     assert repeat.cell == "A32" and "repeats row 31" in repeat.message
     assert repeat.severity == Severity.INFO and result.outcome == Outcome.ACCEPTED
@@ -317,3 +327,18 @@ def test_every_finding_code_is_documented() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "validation.md").read_text(encoding="utf-8")
     for code in CODES.values():
         assert f"| `{code.code}` | {code.default} |" in doc, code.code
+
+
+def test_what_the_checker_reads_differently_from_a_person_is_explained() -> None:
+    padded = judge(JX, Declaration={"D27": "No "})  # tin: the Checker no longer sees "No"
+    assert only(padded, "answer_padded").message.startswith(
+        "Declaration D27: the answer 'No' has extra spaces or tabs")
+    assert padded.outcome == Outcome.REJECTED and padded.required_missing == 8
+    blank = judge(JX, Declaration={"D8": "   ", "D15": "0"})
+    assert [f.cell for f in blank.findings if f.code == "field_blank"] == ["D8", "D15"]
+    assert blank.required_missing == 0 and blank.outcome == Outcome.ACCEPTED_WITH_WARNINGS
+    # a CID whose B/C were cleared in a file Excel saved: the Checker misses the row
+    cleared = judge(JX, Smelter_List={f"{c}{r}": None for r in range(5, 21) for c in "BC"})
+    assert cleared.required_missing == 1
+    assert [f.cell for f in cleared.findings if f.code == "smelter_columns_blank"][:2] == [
+        "B5", "B6"]

@@ -31,6 +31,7 @@ DECLARATION = "Declaration"
 SMELTER_LIST = "Smelter List"
 PRODUCT_LIST = "Product List"
 LOOKUP = "Smelter Look-up"
+CHECKER = "Checker"
 
 SCOPE_COMPANY = "a. company"
 SCOPE_PRODUCT = "b. product (or list of products)"
@@ -110,8 +111,46 @@ def answer(value: CellValue) -> str:
     return text(value).lower()
 
 
+def excel_text(value: CellValue) -> str:
+    """A cell the way the Checker's formulas see it: exact text, no trimming.
+
+    The Checker tests ``IF(B4=0, missing)`` where B4 is ``=Declaration!D8``: an empty cell
+    and the number 0 are missing, but any text is not — not even "   " or "0" (Excel never
+    equals text to a number) — and its gates compare ``="No"`` exactly (case-insensitive,
+    so "No\t" is not "No"). Excel error values make the Checker's own count an error; they
+    are counted as missing here. ``text`` is the cleaned reading for everything else.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return "" if value == 0 else f"{value:g}"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    raw = str(value)
+    return "" if raw.strip().lower() in _EXCEL_ERRORS else raw
+
+
+def _choice(value: CellValue) -> str:
+    """An answer as the Checker's ``="Yes"`` comparisons see it: case-insensitive, exact."""
+    return excel_text(value).lower()
+
+
 def _has_at(value: CellValue) -> bool:
-    return "@" in text(value)
+    return "@" in excel_text(value)
+
+
+def has_cached_values(wb: Workbook) -> bool:
+    """Whether the file carries formula results (Excel always caches ``Checker!D2``).
+
+    Files saved by tools other than Excel carry none; only then are Smelter List rows
+    resolved from column A through the Look-up, the way Excel would recalculate them. In a
+    file with cached values a blank B/C is blank for the Checker too.
+    """
+    if not wb.has(CHECKER):
+        return False
+    return excel_text(wb.sheet(CHECKER).cell("D2")) != "" or wb.sheet(CHECKER).cell("D2") == 0
 
 
 # --------------------------------------------------------------------------- smelter list
@@ -130,12 +169,13 @@ def scan_smelters(wb: Workbook, last_row: int) -> SmelterScan:
     """One pass over Smelter List rows 5..end; metals counted only up to ``last_row``.
 
     The Checker's ``COUNTIF(B, metal) > 0 AND COUNTIF(B&C, metal&"?*") > 0`` is read as
-    "some row has that metal and a non-empty look-up". When B/C carry no cached value but
-    column A holds a CID (file saved without formula results), metal and name are resolved
-    through the Smelter Look-up sheet, which is parsed only if such a row exists.
+    "some row has exactly that metal (any case) and a non-empty look-up". When the file
+    carries no cached formula results (``has_cached_values``) and column A holds a CID, B
+    and C are resolved through the Smelter Look-up sheet as Excel's recalculation would.
     """
     if not wb.has(SMELTER_LIST):
         return SmelterScan(frozenset(), False, ())
+    resolve = not has_cached_values(wb)
     lookup: dict[str, tuple[str, str]] | None = None
     metals: set[str] = set()
     not_listed = False
@@ -144,21 +184,21 @@ def scan_smelters(wb: Workbook, last_row: int) -> SmelterScan:
         head = row[:3]
         if not any(head):  # fast path for the ~2,500 empty rows: "", None and 0 are falsy
             continue
-        cid, metal, name = (text(value) for value in (*head, None, None)[:3])
+        cid, metal, name = (excel_text(value) for value in (*head, None, None)[:3])
         if not (cid or metal or name):
             continue
-        if cid and not (metal and name):
+        if resolve and cid and not (metal and name):
             if lookup is None:
                 lookup = cid_lookup(wb)
-            resolved = lookup.get(cid.upper(), ("", ""))
+            resolved = lookup.get(cid.strip().upper(), ("", ""))
             metal = metal or resolved[0]
             name = name or resolved[1]
         if metal and name and row_number <= last_row:
             metals.add(metal.lower())
-        if name.lower() == NOT_LISTED:
+        if name.strip().lower() == NOT_LISTED:
             not_listed = True
-            smelter_name = text(row[3]) if len(row) > 3 else ""
-            country = text(row[4]) if len(row) > 4 else ""
+            smelter_name = excel_text(row[3]) if len(row) > 3 else ""
+            country = excel_text(row[4]) if len(row) > 4 else ""
             if not (smelter_name and country):
                 incomplete.append(row_number)
     return SmelterScan(frozenset(metals), not_listed, tuple(incomplete))
@@ -193,7 +233,7 @@ def _company(declaration: Sheet, fields: Iterable[_Field]) -> Iterable[MissingFi
     """Always-required company block cells: non-blank, or containing "@" for e-mails."""
     for field in fields:
         value = declaration.cell(field.cell)
-        complete = _has_at(value) if field.kind == "email" else bool(text(value))
+        complete = _has_at(value) if field.kind == "email" else bool(excel_text(value))
         if not complete:
             yield MissingField(DECLARATION, field.cell, field.checker_row, field.message)
 
@@ -202,10 +242,11 @@ def _scope_rules(
     wb: Workbook, declaration: Sheet, description_row: int, product_row: int
 ) -> tuple[list[MissingField], list[MissingField]]:
     """Scope C (anything but A/B, once chosen) needs D10; scope B needs Product List B6."""
-    scope = answer(declaration.cell("D9"))
+    scope = _choice(declaration.cell("D9"))
     description: list[MissingField] = []
     product: list[MissingField] = []
-    if scope and scope not in (SCOPE_COMPANY, SCOPE_PRODUCT) and not text(declaration.cell("D10")):
+    description_given = excel_text(declaration.cell("D10"))
+    if scope and scope not in (SCOPE_COMPANY, SCOPE_PRODUCT) and not description_given:
         description.append(
             MissingField(
                 DECLARATION,
@@ -217,7 +258,7 @@ def _scope_rules(
         )
     if scope == SCOPE_PRODUCT:
         first_product = wb.sheet(PRODUCT_LIST).cell("B6") if wb.has(PRODUCT_LIST) else None
-        if not text(first_product):
+        if not excel_text(first_product):
             product.append(
                 MissingField(
                     PRODUCT_LIST,
@@ -327,8 +368,8 @@ def _cmrt6(wb: Workbook) -> list[MissingField]:
     description, product = _scope_rules(wb, declaration, 6, 64)
     out.extend(description)
 
-    q1 = [answer(declaration.at(25 + i, 3)) for i in range(4)]
-    q2_raw = [answer(declaration.at(31 + i, 3)) for i in range(4)]
+    q1 = [_choice(declaration.at(25 + i, 3)) for i in range(4)]
+    q2_raw = [_choice(declaration.at(31 + i, 3)) for i in range(4)]
     q2 = [q2_raw[i] if q1[i] == "yes" else "" for i in range(4)]
     in_scope = [not (q1[i] == "no" or q2[i] == "no") for i in range(4)]
     for i, metal in enumerate(_CMRT6_METALS):
@@ -341,15 +382,15 @@ def _cmrt6(wb: Workbook) -> list[MissingField]:
         first = 26 + 6 * (number - 1)
         for i, metal in enumerate(_CMRT6_METALS):
             gated = q1[i] == "yes" and q2[i] == "yes"
-            if in_scope[i] and not (gated and text(declaration.at(first - 1 + i, 3))):
+            if in_scope[i] and not (gated and excel_text(declaration.at(first - 1 + i, 3))):
                 out.append(_question(metal, number, f"D{first + i}", 14 + 5 * (number - 1) + i))
 
     if any(in_scope):
         for letter, cell, row in _CMRT6_COMPANY_QUESTIONS:
-            if not text(declaration.cell(cell)):
+            if not excel_text(declaration.cell(cell)):
                 out.append(_company_question(letter, cell, row))
-            url_needed = letter == "B" and answer(declaration.cell(cell)) == "yes"
-            if url_needed and len(text(declaration.cell("G77"))) <= 1:
+            url_needed = letter == "B" and _choice(declaration.cell(cell)) == "yes"
+            if url_needed and len(excel_text(declaration.cell("G77"))) <= 1:
                 out.append(_url("G77", "B", 56))
     out.extend(product)
 
@@ -402,8 +443,8 @@ def _emrt1(wb: Workbook, legacy_layout: bool) -> list[MissingField]:
     description, product = _scope_rules(wb, declaration, 6, 59 + shift)
     out.extend(description)
 
-    q1 = [answer(declaration.at(25 + i, 3)) for i in range(4)]
-    q2 = [answer(declaration.at(31 + i, 3)) for i in range(2)]
+    q1 = [_choice(declaration.at(25 + i, 3)) for i in range(4)]
+    q2 = [_choice(declaration.at(31 + i, 3)) for i in range(2)]
     in_scope = [
         q1[0] not in _EMRT1_NOT_IN_SCOPE and q2[0] not in _EMRT1_NOT_IN_SCOPE,
         q1[1] not in _EMRT1_NOT_IN_SCOPE and q2[1] not in _EMRT1_NOT_IN_SCOPE,
@@ -421,7 +462,7 @@ def _emrt1(wb: Workbook, legacy_layout: bool) -> list[MissingField]:
         for i, metal in enumerate(_EMRT1_ROWS):
             if number == 4 and i == 1:  # Q4 is cobalt-only; the Checker has no gate for D45
                 continue
-            if in_scope[i] and not text(declaration.at(first - 1 + i, 3)):
+            if in_scope[i] and not excel_text(declaration.at(first - 1 + i, 3)):
                 out.append(_question(metal, number, f"D{first + i}", 23 + 5 * (number - 3) + i))
 
     company_scope = in_scope[0] or in_scope[1]
@@ -441,38 +482,38 @@ def _emrt1(wb: Workbook, legacy_layout: bool) -> list[MissingField]:
 def _emrt1_company_questions(
     declaration: Sheet, in_scope: Sequence[bool], shift: int, legacy_layout: bool
 ) -> Iterable[MissingField]:
-    if not text(declaration.cell("D69")):
+    if not excel_text(declaration.cell("D69")):
         yield _company_question("A", "D69", 48)
     if (
         legacy_layout
-        and answer(declaration.cell("D69")) == "yes"
-        and len(text(declaration.cell("G69"))) <= 1
+        and _choice(declaration.cell("D69")) == "yes"
+        and len(excel_text(declaration.cell("G69"))) <= 1
     ):
         yield _url("G69", "A", 49)
-    if not text(declaration.cell("D71")):
+    if not excel_text(declaration.cell("D71")):
         yield _company_question("B", "D71", 49 + shift)
-    if answer(declaration.cell("D71")) == "yes" and len(text(declaration.cell("G71"))) <= 1:
+    if _choice(declaration.cell("D71")) == "yes" and len(excel_text(declaration.cell("G71"))) <= 1:
         yield _url("G71", "B", 50 + shift)
     for i, (metal, cell) in enumerate((("cobalt", "D74"), ("mica", "D75"))):
-        if in_scope[i] and not text(declaration.cell(cell)):
+        if in_scope[i] and not excel_text(declaration.cell(cell)):
             yield MissingField(
                 DECLARATION, cell, 52 + shift + i,
                 f"Declaration {cell}: answer company-level question C for {metal}",
             )  # fmt: skip
-    if not text(declaration.cell("D77")):
+    if not excel_text(declaration.cell("D77")):
         yield _company_question("D", "D77", 54 + shift)
-    survey = answer(declaration.cell("D79"))
+    survey = _choice(declaration.cell("D79"))
     if survey == _EMRT1_E_DESCRIBE:
-        if not text(declaration.cell("G79")):
+        if not excel_text(declaration.cell("G79")):
             yield MissingField(
                 DECLARATION, "G79", 55 + shift,
                 "Declaration G79: describe the other survey format you use (question E)",
             )  # fmt: skip
     elif survey not in _EMRT1_E_ANSWERS:
         yield _company_question("E", "D79", 55 + shift)
-    if not text(declaration.cell("D81")):
+    if not excel_text(declaration.cell("D81")):
         yield _company_question("F", "D81", 57 + shift)
-    if not text(declaration.cell("D83")):
+    if not excel_text(declaration.cell("D83")):
         yield _company_question("G", "D83", 58 + shift)
 
 
@@ -514,9 +555,9 @@ def selected_minerals(declaration: Sheet) -> list[str]:
     """
     names: list[str] = []
     for ref in _EMRT2_SLOTS:
-        value = text(declaration.cell(ref))
+        value = excel_text(declaration.cell(ref))
         if value.lower().startswith("(delete"):
-            value = text(declaration.cell(f"{ref[0]}{int(ref[1:]) + 2}"))
+            value = excel_text(declaration.cell(f"{ref[0]}{int(ref[1:]) + 2}"))
         if value:
             names.append(value)
     return sorted(names, key=str.lower)
@@ -533,8 +574,8 @@ def _emrt2(wb: Workbook, smelter_last_row: int) -> list[MissingField]:
         out.append(
             MissingField(DECLARATION, "D12", 7, "Declaration D12:G13: select the minerals in scope")
         )
-    q1 = [answer(declaration.at(29 + i, 3)) for i in range(len(minerals))]
-    q2 = [answer(declaration.at(41 + i, 3)) for i in range(len(minerals))]
+    q1 = [_choice(declaration.at(29 + i, 3)) for i in range(len(minerals))]
+    q2 = [_choice(declaration.at(41 + i, 3)) for i in range(len(minerals))]
     q2_needed = [q not in _EMRT2_Q1_OUT for q in q1]
     in_scope = [q2_needed[i] and q2[i] not in _EMRT2_Q2_OUT for i in range(len(minerals))]
     for i, mineral in enumerate(minerals):
@@ -545,7 +586,7 @@ def _emrt2(wb: Workbook, smelter_last_row: int) -> list[MissingField]:
     for number in range(3, 8):
         first = 30 + 12 * (number - 1)
         for i, mineral in enumerate(minerals):
-            if in_scope[i] and not text(declaration.at(first - 1 + i, 3)):
+            if in_scope[i] and not excel_text(declaration.at(first - 1 + i, 3)):
                 out.append(_question(mineral, number, f"D{first + i}", 17 + 11 * (number - 1) + i))
     if any(in_scope):
         out.extend(_emrt2_company_questions(declaration, minerals, in_scope))
@@ -561,15 +602,16 @@ def _emrt2(wb: Workbook, smelter_last_row: int) -> list[MissingField]:
 def _emrt2_company_questions(
     declaration: Sheet, minerals: Sequence[str], in_scope: Sequence[bool]
 ) -> Iterable[MissingField]:
-    if not text(declaration.cell("D115")):
+    if not excel_text(declaration.cell("D115")):
         yield _company_question("A", "D115", 94)
-    if not text(declaration.cell("D117")):
+    if not excel_text(declaration.cell("D117")):
         yield _company_question("B", "D117", 95)
-    if answer(declaration.cell("D117")) == "yes" and len(text(declaration.cell("G117"))) <= 1:
+    url = excel_text(declaration.cell("G117"))
+    if _choice(declaration.cell("D117")) == "yes" and len(url) <= 1:
         yield _url("G117", "B", 96)
     for i, mineral in enumerate(minerals):
         cell = f"D{120 + i}"
-        if in_scope[i] and not text(declaration.cell(cell)):
+        if in_scope[i] and not excel_text(declaration.cell(cell)):
             yield MissingField(
                 DECLARATION, cell, 98 + i,
                 f"Declaration {cell}: answer company-level question C for {mineral}",
@@ -580,5 +622,5 @@ def _emrt2_company_questions(
         ("F", "D135", 110),
         ("G", "D137", 111),
     ):
-        if not text(declaration.cell(cell)):
+        if not excel_text(declaration.cell(cell)):
             yield _company_question(letter, cell, row)

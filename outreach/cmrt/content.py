@@ -49,6 +49,9 @@ class Company:
     authorizer_phone: str
     effective_date: dt.date | None
     effective_date_text: str  # as written, for messages when it is not a date
+    #: company-block cells that hold only spaces, tabs or "0": filled to RMI's Checker,
+    #: empty to a reader
+    blank_looking: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Answer:
     cell: str
     text: str
     comment: str = ""
+    #: the cell holds more than the answer (spaces, tabs): RMI's Checker does not match it
+    padded: bool = False
 
     @property
     def normalised(self) -> str:
@@ -99,6 +104,8 @@ class SmelterRow:
     mine_country: str
     recycled: str
     comment: str
+    #: metal or smelter (B/C) were blank and were filled from column A through the look-up
+    completed: bool = False
 
     @property
     def smelter_id(self) -> str:
@@ -196,6 +203,11 @@ def read_company(declaration: Sheet, layout: Layout) -> Company:
         authorizer_phone=get(cells.authorizer_phone),
         effective_date=parse_effective_date(raw_date) if text(raw_date) else None,
         effective_date_text=_as_written(raw_date),
+        blank_looking=tuple(
+            ref for ref in (cells.name, cells.scope_description, cells.contact_name,
+                            cells.contact_email, cells.contact_phone, cells.authorizer,
+                            cells.authorizer_email, cells.effective_date)
+            if isinstance(declaration.cell(ref), str) and not text(declaration.cell(ref))),
     )
 
 
@@ -218,10 +230,7 @@ def _metal(declaration: Sheet, layout: Layout, index: int, metal: str) -> MetalD
         if not question.asks(metal):
             continue
         row = question.first_row + index
-        answers[question.number] = Answer(
-            f"D{row}", _answer_text(declaration.cell(f"D{row}")),
-            text(declaration.cell(f"G{row}")),
-        )
+        answers[question.number] = _answer(declaration, f"D{row}", f"G{row}")
     q1 = answers[1].normalised if 1 in answers else ""
     q2 = answers[2].normalised if 2 in answers else ""
     if layout.q2_needs_q1_yes and q1 != "yes":
@@ -231,11 +240,15 @@ def _metal(declaration: Sheet, layout: Layout, index: int, metal: str) -> MetalD
 
 
 def _company_answer(declaration: Sheet, question: CompanyQuestion) -> CompanyAnswer:
-    return CompanyAnswer(
-        question.letter, question.metal,
-        Answer(question.cell, _answer_text(declaration.cell(question.cell)),
-               text(declaration.cell(question.comment_cell))),
-    )
+    return CompanyAnswer(question.letter, question.metal,
+                         _answer(declaration, question.cell, question.comment_cell))
+
+
+def _answer(declaration: Sheet, cell: str, comment_cell: str) -> Answer:
+    value = declaration.cell(cell)
+    cleaned = _answer_text(value)
+    padded = isinstance(value, str) and bool(cleaned) and value != cleaned
+    return Answer(cell, cleaned, text(declaration.cell(comment_cell)), padded)
 
 
 # --------------------------------------------------------------------------- smelter list
@@ -268,12 +281,14 @@ def _complete(number: int, c: Sequence[str], source: ReferenceSource) -> Smelter
         metal and lookup_name and not cid
         and lookup_name.lower() not in (NOT_LISTED, NOT_YET_IDENTIFIED))
     reference = source() if incomplete else None
+    completed = False
     if reference is not None:
         # column A, when filled, drives B, C, E and F through the template's formulas;
         # otherwise F and E follow the metal and name picked in B and C
         known = (reference.get(cid_input) if cid_input
                  else reference.find(metal, lookup_name) if metal and lookup_name else None)
         if known is not None:
+            completed = bool(cid_input) and not (metal and lookup_name)
             metal = metal or known.metal
             lookup_name = lookup_name or known.standard_name
             cid = cid or known.cid
@@ -282,7 +297,7 @@ def _complete(number: int, c: Sequence[str], source: ReferenceSource) -> Smelter
         row=number, metal=metal, lookup_name=lookup_name, name=c[3], country=country,
         cid_input=cid_input, cid=cid, source=c[6], street=c[7], city=c[8], state=c[9],
         contact_name=c[10], contact_email=c[11], next_steps=c[12], mine_name=c[13],
-        mine_country=c[14], recycled=c[15], comment=c[16],
+        mine_country=c[14], recycled=c[15], comment=c[16], completed=completed,
     )
 
 

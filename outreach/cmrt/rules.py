@@ -70,6 +70,8 @@ class RuleContext:
     countries: Callable[[], frozenset[str]]
     rmap_status: Mapping[str, StatusRow] = field(default_factory=dict)
     red_flags: RedFlagLists | None = None
+    #: the file carries formula results (saved by Excel): see checker.has_cached_values
+    cached_values: bool = True
 
     def lookup(self, cid: str) -> Smelter | None:
         found = self.reference.get(cid) if self.reference is not None else None
@@ -144,6 +146,8 @@ def _answers(content: Content, ctx: RuleContext) -> Iterator[Finding]:
             allowed = question.allowed_for(metal.metal)
             if given.normalised not in allowed:
                 yield _invalid(given, f"question {number} for {metal.metal.lower()}", allowed)
+            elif given.padded:
+                yield _padded(given)
             elif not metal.in_scope and number > 2:
                 yield _info("answer_out_of_scope",
                             f"Declaration {given.cell}: question {number} is answered for "
@@ -163,6 +167,8 @@ def _answers(content: Content, ctx: RuleContext) -> Iterator[Finding]:
             label = f"company-level question {company.letter}" + (
                 f" for {company.metal.lower()}" if company.metal else "")
             yield _invalid(given, label, question.allowed)
+        elif given.padded:
+            yield _padded(given)
         if company.letter == layout.url_question and given.normalised == "yes":
             url = given.comment
             if len(url) > 1 and not _URL.match(url.strip()):
@@ -187,6 +193,14 @@ def _company_questions(content: Content, layout: Layout) -> tuple[CompanyQuestio
     return (*layout.company_questions, *emrt2_mineral_questions(minerals))
 
 
+def _padded(given: Answer) -> Finding:
+    answer = _SPELLING.get(given.normalised, given.text)
+    return _warn("answer_padded",
+                 f"Declaration {given.cell}: the answer '{answer}' has extra spaces or tabs, so "
+                 f"RMI's Checker does not read it as '{answer}'; choose it from the list again",
+                 DECLARATION, given.cell)
+
+
 def _invalid(given: Answer, what: str, allowed: Iterable[str]) -> Finding:
     return _warn("answer_invalid",
                  f"Declaration {given.cell}: '{given.text[:80]}' is not an answer to {what}; "
@@ -195,6 +209,10 @@ def _invalid(given: Answer, what: str, allowed: Iterable[str]) -> Finding:
 
 def _company_block(content: Content, ctx: RuleContext) -> Iterator[Finding]:
     cells = ctx.layout.company
+    for cell in content.company.blank_looking:
+        yield _warn("field_blank",
+                    f"Declaration {cell}: holds only spaces, tabs or '0', which RMI's Checker "
+                    "counts as filled in; enter the real value", DECLARATION, cell)
     for label, address, cell in (("contact", content.company.contact_email, cells.contact_email),
                                  ("authorizer", content.company.authorizer_email,
                                   cells.authorizer_email)):
@@ -285,6 +303,12 @@ def _smelters(content: Content, ctx: RuleContext, classified: tuple[Classified, 
                         f"{where}: a {metal} smelter is listed, but questions 1-2 declare "
                         f"{metal} out of scope; correct the answers or remove the row",
                         SMELTER_LIST, f"B{row.row}")
+        if row.completed and ctx.cached_values:
+            yield _warn("smelter_columns_blank",
+                        f"{where}: column A holds {row.cid_input} but the metal and smelter "
+                        "columns (B, C) are empty, so RMI's Checker does not count the row; "
+                        "enter the ID in column A again (or choose metal and smelter)",
+                        SMELTER_LIST, f"B{row.row}")
         if row.metal and not (row.lookup_name or row.smelter_id):
             yield _warn("smelter_lookup_missing",
                         f"{where}: choose the smelter in column C (Smelter Look-up) or enter its "
@@ -336,6 +360,20 @@ def _identification(item: Classified, ctx: RuleContext, where: str) -> Iterator[
         return
     cid = row.smelter_id
     if not cid:
+        return
+    in_template = ctx.own_reference()
+    if typed and (in_template is None or in_template.get(typed) is None):
+        # the template's formulas look column A up in its own list: B, C, F turn #N/A and
+        # RMI's Checker shows #N/A instead of a count
+        known_later = item.known is not None
+        yield Finding(
+            "smelter_id_not_in_template", Severity.WARNING if known_later else Severity.ERROR,
+            f"{where}: smelter ID {typed} is not in this template's Smelter Look-up, so the "
+            "template cannot fill in the smelter and RMI's Checker shows an error; "
+            + ("it is in RMI's newer list: send the current RMI template, or choose 'Smelter "
+               "not listed' and give the name and country" if known_later else
+               "check the ID, or choose 'Smelter not listed' and give the name and country"),
+            SMELTER_LIST, f"A{row.row}")
         return
     if item.known is None:
         yield _warn("smelter_id_unknown",
