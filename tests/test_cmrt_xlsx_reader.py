@@ -260,6 +260,11 @@ def test_cells_without_references_are_left_to_calamine() -> None:
     assert_like_calamine(build(data), fast=False)
     reordered = b'<row r="1"><c s="0" r="A1"><v>1</v></c></row>'
     assert_like_calamine(build(reordered), fast=False)
+    spaced = (
+        b'<row r="1"><c r="A1"><v >1</v></c>'
+        b'<c r="B1" t="str"><v xml:space="preserve" >x</v></c></row>'
+    )
+    assert_like_calamine(build(spaced), fast=False)
 
 
 def _styles(formats: dict[int, str], ids: list[int]) -> bytes:

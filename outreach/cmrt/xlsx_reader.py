@@ -318,9 +318,10 @@ _DENSE = 400
 """A sheet with a value per ``_DENSE`` bytes or more is read forwards with ``_CELL``."""
 _ATTRS = re.compile(rb'(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?')
 """A cell as Excel writes it, from ``<c`` to its value (captured), formula skipped."""
-_VALUE = re.compile(rb'v(?:e")?>[^<]')
-"""A non-empty ``<v>`` or ``<v xml:space="preserve">``: led by 'v', rare in sheet XML, where
-a search led by '<' (everywhere) is several times slower."""
+_VALUE = re.compile(rb"v(?: [^<>]*)?>[^<]")
+"""A non-empty ``<v>`` (with any attributes: only ``xml:space="preserve"`` is then read, any
+other makes the sheet calamine's). Led by 'v', rare in sheet XML: a search led by '<'
+(everywhere) is several times slower."""
 _INLINE = re.compile(rb"<is[ >/]")
 _EMPTY_CONTENT = re.compile(
     rb"(?:<f>[^<]*</f>|<f [^>]*[^/]>[^<]*</f>|<f [^>]*/>|<f/>)?(?:<v/>|<v></v>"
