@@ -319,10 +319,28 @@ def deselect_mineral(rng: random.Random, base: Base, edits: Edits) -> str:
     return f"deselect mineral {cell}"
 
 
+def padded_answer(rng: random.Random, base: Base, edits: Edits) -> str:
+    """'No ' is not 'No' to RMI's Checker (Excel compares text exactly, but for case)."""
+    question = rng.choice([1, 2])
+    metal = rng.randrange(len(base.layout.metals))
+    cell = base.layout.answer_cells(question)[metal]
+    value = rng.choice(["No ", " no", "No\t", "YES", "yes\t"])
+    _set(edits, DECL, cell, value)
+    return f"Q{question} {base.layout.metals[metal]} {cell}={value!r}"
+
+
+def blank_looking_field(rng: random.Random, base: Base, edits: Edits) -> str:
+    """Text of only spaces, or '0', is filled to the Checker (text never equals 0)."""
+    cell = rng.choice(base.layout.company)
+    value = rng.choice(["   ", "\t", "0", 0])
+    _set(edits, DECL, cell, value)
+    return f"{cell}={value!r}"
+
+
 EDITS: tuple[Edit, ...] = (
     clear_company_field, email_without_at, change_q1_q2, change_q1_q2, blank_later_answer,
     change_scope, company_questions, delete_smelter_row, smelter_not_listed, cid_only,
-    cid_only, deselect_mineral,
+    cid_only, deselect_mineral, padded_answer, blank_looking_field,
 )
 
 
@@ -418,6 +436,10 @@ def test_enough_files_from_every_family(run: Run) -> None:
     assert any("RMI_EMRT_2." in b for b in bases)
     counts = {case.oracle for case in run.cases}
     assert len(counts) > 5, f"the edits hardly change the Checker count (seed {SEED}): {counts}"
+    described = " | ".join(case.description for case in run.cases)
+    # the places where RMI's Checker reads a cell differently from a person are exercised
+    assert any(v in described for v in ("'No '", "' no'", "'No\\t'", "'yes\\t'")), described
+    assert any(v in described for v in ("'   '", "'\\t'", "'0'")), described
 
 
 def test_the_unedited_bases_are_what_we_think(run: Run) -> None:
