@@ -403,3 +403,18 @@ def test_workbooks_built_by_hand_still_use_the_public_constructor() -> None:
     sheets = {"S": Sheet("S", [["x"]])}
     workbook = Workbook(("S",), None, sheets)  # type: ignore[arg-type]
     assert workbook.sheet("S").cell("A1") == "x"
+
+
+def test_a_stray_far_cell_gives_a_sparse_grid_of_calamines_size() -> None:
+    """calamine would spell out A1:XFD1048576 (17 billion cells); the grid stays lazy."""
+    data = build(
+        b'<row r="2"><c r="B2" t="s"><v>0</v></c></row>'
+        b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>far</t></is></c></row>',
+        b"<si><t>near</t></si>",
+    )
+    sheet = load_workbook_bytes(data).sheet("S")
+    assert len(sheet.grid) == 1_048_576 and len(sheet.grid[0]) == 16_384
+    assert sheet.cell("B2") == "near" and sheet.cell("XFD1048576") == "far"
+    assert sheet.cell("A1") is None and sheet.at(5_000, 9_000) is None
+    assert sheet.grid[-1][-1] == "far" and list(sheet.grid[1][:3]) == ["", "near", ""]
+    assert [number for number, row in sheet.rows(1, 3)] == [1, 2, 3]

@@ -114,7 +114,7 @@ class Workbook:
         sheet = self._sheets[name] = Sheet(name, grid)
         return sheet
 
-    def _fast_grid(self, name: str) -> list[list[CellValue]] | None:
+    def _fast_grid(self, name: str) -> Sequence[Sequence[CellValue]] | None:
         """The fast reader's grid, or None when calamine must decide (unusual XML, damage)."""
         if self._fast is None:
             return None

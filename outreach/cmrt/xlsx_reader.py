@@ -34,13 +34,53 @@ import gc
 import math
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from defusedxml import ElementTree as safe_et
 
-Grid = list[list[Any]]
+Grid = Sequence[Sequence[Any]]
+
+SPELLED_OUT = 4_000_000
+"""Grids up to this many cells are lists of lists, like calamine's; larger ones (a stray cell
+at XFD1048576 would make calamine's 17 billion cells) are a ``SparseGrid``."""
+
+
+class SparseGrid(Sequence[Sequence[Any]]):
+    """A grid too large to spell out: same length and row width, rows built when indexed.
+
+    Rows without a value are one shared tuple of ``""``; a row holding values is a fresh
+    list each time it is indexed, so memory stays proportional to the values.
+    """
+
+    def __init__(self, height: int, width: int, rows: dict[int, dict[int, Any]]) -> None:
+        self._height = height
+        self._width = width
+        self._rows = rows
+        self._empty: tuple[Any, ...] = ("",) * width
+
+    def __len__(self) -> int:
+        return self._height
+
+    @overload
+    def __getitem__(self, index: int) -> Sequence[Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Sequence[Any]]: ...
+    def __getitem__(self, index: int | slice) -> Sequence[Any] | Sequence[Sequence[Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._height))]
+        if index < 0:
+            index += self._height
+        if not 0 <= index < self._height:
+            raise IndexError(index)
+        values = self._rows.get(index)
+        if values is None:
+            return self._empty
+        line = [""] * self._width
+        for col, value in values.items():
+            line[col] = value
+        return line
 
 
 class Unsupported(Exception):
@@ -416,7 +456,12 @@ class SheetParser:
         max_row, max_col = self._widen(body, (last, end), max_row, max_col, dimension)
         if max_row == 0:
             return []
-        grid: Grid = [[""] * max_col for _ in range(max_row)]
+        if max_row * max_col > SPELLED_OUT:
+            sparse: dict[int, dict[int, Any]] = {}
+            for row, col, value in zip(rows, cols, values, strict=True):
+                sparse.setdefault(row, {})[col] = value
+            return SparseGrid(max_row, max_col, sparse)
+        grid = [[""] * max_col for _ in range(max_row)]
         for row, col, value in zip(rows, cols, values, strict=True):
             grid[row][col] = value
         return grid
