@@ -138,6 +138,7 @@ def xml_text(raw: bytes, *, trim: bool) -> str:
 
 _T_PLAIN = b"<t>"
 _T_KEEP = b'<t xml:space="preserve">'
+_T_END = b"</t></si>"
 _RICH_TOKEN = re.compile(
     rb'<t>([^<]*)</t>|<t xml:space="preserve">([^<]*)</t>|<t/>|<t xml:space="preserve"/>'
     rb"|<rPh\b[^>]*>.*?</rPh>|<rPh\b[^>]*/>|<phoneticPr\b[^>]*/>|<r>|</r>|<rPr>.*?</rPr>|<rPr/>",
@@ -170,6 +171,7 @@ class SharedStrings:
     def __init__(self, xml: bytes | None) -> None:
         self._parts: list[bytes] = []
         self._cache: dict[int, str] = {}
+        self._by_ref: dict[bytes, str] = {}
         if xml is None:
             return
         head, sep, _ = xml.partition(b"<si>")
@@ -195,6 +197,15 @@ class SharedStrings:
     def __len__(self) -> int:
         return len(self._parts)
 
+    def by_ref(self, raw: bytes) -> str:
+        """The string a cell's ``<v>`` (an index, as bytes) points to."""
+        found = self._by_ref.get(raw)
+        if found is None:
+            if not raw.isdigit():
+                raise Unsupported("shared string index")
+            found = self._by_ref[raw] = self.get(int(raw))
+        return found
+
     def get(self, index: int) -> str:
         found = self._cache.get(index)
         if found is not None:
@@ -202,15 +213,15 @@ class SharedStrings:
         if index >= len(self._parts):
             raise Unsupported("shared string index out of range")
         part = self._parts[index]
-        if not part.endswith(b"</si>"):
-            raise Unsupported("shared string item")
-        body = part[:-5]
-        if body.startswith(_T_PLAIN) and body.endswith(b"</t>") and body.count(b"<") == 2:
-            text = xml_text(body[3:-4], trim=True)
-        elif body.startswith(_T_KEEP) and body.endswith(b"</t>") and body.count(b"<") == 2:
-            text = xml_text(body[len(_T_KEEP) : -4], trim=False)
+        end = len(part) - 9  # where a lone <t>'s "</t></si>" starts
+        if part.startswith(_T_PLAIN) and part.find(b"<", 3) == end and part.endswith(_T_END):
+            text = xml_text(part[3:end], trim=True)
+        elif part.startswith(_T_KEEP) and part.find(b"<", 24) == end and part.endswith(_T_END):
+            text = xml_text(part[24:end], trim=False)
+        elif part.endswith(b"</si>"):
+            text = rich_text(part[:-5])
         else:
-            text = rich_text(body)
+            raise Unsupported("shared string item")
         self._cache[index] = text
         return text
 
@@ -566,8 +577,7 @@ class SheetParser:
         """raw ``<v>`` bytes → value, for cells whose start tag has these ``s=``/``t=``."""
         style, kind = _attributes(attrs)
         if kind == b"s":
-            get = self.strings.get
-            return lambda raw: get(int(raw)) if raw.isdigit() else self._value(raw, style, kind)
+            return self.strings.by_ref
         cache: dict[bytes, Any] = {}
 
         def convert(raw: bytes) -> Any:
