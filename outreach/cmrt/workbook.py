@@ -13,15 +13,17 @@ calamine, opened only when first needed.
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from defusedxml import ElementTree as safe_et
 from python_calamine import CalamineWorkbook
 
-from outreach.cmrt.xlsx_reader import XlsxReader
+from outreach.cmrt.xlsx_reader import SPELLED_OUT, XlsxReader, column_number
 
 CellValue = str | float | int | bool | Any | None
 
@@ -105,6 +107,7 @@ class Workbook:
             raise KeyError(name)
         grid = self._fast_grid(name)
         if grid is None:
+            self._refuse_huge(name)
             try:
                 grid = self._calamine().get_sheet_by_name(name).to_python(skip_empty_area=False)
             except (KeyboardInterrupt, SystemExit):
@@ -125,12 +128,86 @@ class Workbook:
         except Exception:
             return None
 
+    def _refuse_huge(self, name: str) -> None:
+        """calamine spells every sheet out as a dense grid and aborts the whole process when
+        that cannot be allocated (a value at XFD1048576 means 17 billion cells): measure an
+        .xlsx sheet's extent first. (.xls is bounded by its format: 65,536 rows by 256 columns.)"""
+        if self._data is None or self._data[:4] != b"PK\x03\x04":
+            return
+        xml = _sheet_xml(self._data, name, self._fast)
+        if xml is None:
+            return
+        rows, cols = value_extent(xml)
+        if rows * cols > MAX_DENSE_CELLS:
+            raise SheetUnreadable(name, f"it spans {rows:,} rows × {cols:,} columns, more than "
+                                        "a reporting template can hold")
+
     def _calamine(self) -> CalamineWorkbook:
         if self._book is None:
             if self._data is None:
                 raise ValueError("no workbook bytes to parse")
             self._book = CalamineWorkbook.from_filelike(io.BytesIO(self._data))
         return self._book
+
+
+#: the largest grid handed to calamine (a CMRT's biggest sheet has about 120,000 cells)
+MAX_DENSE_CELLS = SPELLED_OUT
+_TOKEN = re.compile(rb"<row\b([^>]*?)(/?)>|<c\b([^>]*?)(/?)>")
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+
+
+def value_extent(xml: bytes) -> tuple[int, int]:
+    """(rows, columns) a sheet's cells with content reach, counting positions the way a
+    reader does for rows and cells without ``r=``; empty (self-closing) cells do not count."""
+    row = col = max_row = max_col = 0
+    for match in _TOKEN.finditer(xml):
+        if match.group(0).startswith(b"<row"):
+            found = _ROW_NUMBER.search(match.group(1))
+            row = int(found.group(1)) if found else row + 1
+            col = 0
+            continue
+        found = _CELL_REF.search(match.group(3))
+        cell_row = row
+        if found:
+            col = column_number(found.group(1))
+            cell_row = int(found.group(2))
+        else:
+            col += 1
+        if match.group(4) != b"/":
+            max_row, max_col = max(max_row, cell_row), max(max_col, col)
+    return max_row, max_col
+
+
+def _sheet_xml(data: bytes, name: str, fast: XlsxReader | None) -> bytes | None:
+    """The worksheet part of sheet ``name`` (through workbook.xml and its relationships)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            path = fast.paths.get(name) if fast is not None else None
+            if path is None:
+                path = _sheet_path(archive, name)
+            return archive.read(path) if path else None
+    except (KeyError, zipfile.BadZipFile, ValueError, OSError):
+        return None
+
+
+def _sheet_path(archive: zipfile.ZipFile, name: str) -> str | None:
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    package = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+    try:
+        book = safe_et.fromstring(archive.read("xl/workbook.xml"))
+        rels = safe_et.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except Exception:
+        return None
+    rid = next((s.get(f"{rel}id") for s in book.iter(f"{main}sheet") if s.get("name") == name),
+               None)
+    target = next((r.get("Target") for r in rels.iter(f"{package}Relationship")
+                   if r.get("Id") == rid), None)
+    if not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+        posixpath.join("xl", target))
 
 
 _FAST_PARTS = (
