@@ -337,10 +337,19 @@ def blank_looking_field(rng: random.Random, base: Base, edits: Edits) -> str:
     return f"{cell}={value!r}"
 
 
+def clear_metal_and_smelter(rng: random.Random, base: Base, edits: Edits) -> str:
+    """B/C typed over with blanks: Excel does not recalculate them from column A."""
+    rows = rng.sample(base.smelter_rows, min(len(base.smelter_rows), rng.randint(1, 20)))
+    for row in rows:
+        for column in "BC":
+            _set(edits, SMELTERS, f"{column}{row}", None)
+    return f"clear B/C of smelter rows {sorted(rows)}"
+
+
 EDITS: tuple[Edit, ...] = (
     clear_company_field, email_without_at, change_q1_q2, change_q1_q2, blank_later_answer,
     change_scope, company_questions, delete_smelter_row, smelter_not_listed, cid_only,
-    cid_only, deselect_mineral, padded_answer, blank_looking_field,
+    cid_only, deselect_mineral, padded_answer, blank_looking_field, clear_metal_and_smelter,
 )
 
 
@@ -440,6 +449,7 @@ def test_enough_files_from_every_family(run: Run) -> None:
     # the places where RMI's Checker reads a cell differently from a person are exercised
     assert any(v in described for v in ("'No '", "' no'", "'No\\t'", "'yes\\t'")), described
     assert any(v in described for v in ("'   '", "'\\t'", "'0'")), described
+    assert "clear B/C of smelter rows" in described
 
 
 def test_the_unedited_bases_are_what_we_think(run: Run) -> None:

@@ -342,3 +342,12 @@ def test_what_the_checker_reads_differently_from_a_person_is_explained() -> None
     assert cleared.required_missing == 1
     assert [f.cell for f in cleared.findings if f.code == "smelter_columns_blank"][:2] == [
         "B5", "B6"]
+    # the same in a file without cached values: JX's B/C of rows 5-31 are typed values, so
+    # blanking them leaves no formula for Excel to recalculate
+    blanks = {f"{c}{r}": None for r in range(5, 21) for c in "BC"}
+    resaved = validate(patch_workbook(JX.read_bytes(), {"Smelter List": blanks}))
+    assert resaved.required_missing == 1
+    assert "smelter_columns_blank" in codes(resaved)
+    # while rows whose B/C still hold the template's formulas are recalculated, no finding
+    ids_only = validate(patch_workbook(JX.read_bytes(), {"Smelter List": {"A40": "CID002544"}}))
+    assert "smelter_columns_blank" not in codes(ids_only) and ids_only.required_missing == 0

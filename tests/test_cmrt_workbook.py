@@ -38,3 +38,17 @@ def test_damage_inside_a_sheet_is_a_typed_error() -> None:
     assert isinstance(opened, Opened)  # the container is sound; the sheet XML is not
     with pytest.raises(SheetUnreadable, match="Declaration"):
         opened.workbook.sheet("Declaration")
+
+
+
+def test_formula_cells_are_known_for_xlsx_and_unknown_for_xls() -> None:
+    opened = open_workbook(RETURN.read_bytes())
+    assert isinstance(opened, Opened)
+    formulas = opened.workbook.formulas("Smelter List")
+    assert formulas is not None
+    assert {"B40", "C40"} <= formulas  # the template's look-up formulas
+    assert "B5" not in formulas  # JX typed values over rows 5-31
+    legacy = RETURN.parents[1] / "legacy" / "CMRT_3.01_GoerTech_encrypted.xls"
+    xls = open_workbook(legacy.read_bytes())
+    assert isinstance(xls, Opened)
+    assert xls.workbook.formulas("Declaration") is None

@@ -91,13 +91,14 @@ def in_scope_cids() -> list[str]:
 
 @cache
 def full_smelter_list() -> bytes:
-    """2,500 rows identified by column A only, saved without cached values."""
+    """JX's 27 rows, then rows 32-2504 identified by column A only (the template's formulas
+    fill the rest), saved without cached values: 2,500 rows."""
     cids = in_scope_cids()
-    rows: dict[str, object] = {}
-    for row in range(FIRST, LAST + 1):
-        rows |= {f"A{row}": cids[row % len(cids)], f"B{row}": None, f"C{row}": None,
-                 f"D{row}": None, f"E{row}": None, f"F{row}": None, f"N{row}": None,
-                 f"O{row}": None}
+    rows: dict[str, object] = {f"A{row}": cids[row % len(cids)] for row in range(32, LAST + 1)}
+    reference = reference_from_workbook(load_workbook_bytes(jx()))
+    for row in range(2502, LAST + 1):  # JX's B/C formulas end at row 2501: type them
+        smelter = reference.smelters[cids[row % len(cids)]]
+        rows |= {f"B{row}": smelter.metal, f"C{row}": smelter.standard_name}
     return patch_workbook(jx(), {"Smelter List": rows})
 
 

@@ -177,6 +177,7 @@ def scan_smelters(wb: Workbook, last_row: int) -> SmelterScan:
         return SmelterScan(frozenset(), False, ())
     resolve = not has_cached_values(wb)
     lookup: dict[str, tuple[str, str]] | None = None
+    formulas: frozenset[str] | None = None
     metals: set[str] = set()
     not_listed = False
     incomplete: list[int] = []
@@ -190,9 +191,14 @@ def scan_smelters(wb: Workbook, last_row: int) -> SmelterScan:
         if resolve and cid and not (metal and name):
             if lookup is None:
                 lookup = cid_lookup(wb)
+                formulas = wb.formulas(SMELTER_LIST)
             resolved = lookup.get(cid.strip().upper(), ("", ""))
-            metal = metal or resolved[0]
-            name = name or resolved[1]
+            # Excel recalculates B/C only where they still hold the template's formula; a
+            # supplier's blank typed over it stays blank
+            if not metal and (formulas is None or f"B{row_number}" in formulas):
+                metal = resolved[0]
+            if not name and (formulas is None or f"C{row_number}" in formulas):
+                name = resolved[1]
         if metal and name and row_number <= last_row:
             metals.add(metal.lower())
         if name.strip().lower() == NOT_LISTED:

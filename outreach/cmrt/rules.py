@@ -72,6 +72,18 @@ class RuleContext:
     red_flags: RedFlagLists | None = None
     #: the file carries formula results (saved by Excel): see checker.has_cached_values
     cached_values: bool = True
+    #: cells of the Smelter List holding formulas (None: unknown), read when needed
+    smelter_formulas: Callable[[], frozenset[str] | None] = lambda: None
+
+    def checker_misses(self, row: SmelterRow) -> bool:
+        """A row identified by column A only, whose B/C the Checker will not see filled:
+        blank in a file with cached values, or typed over (no formula) in one without."""
+        if not row.completed:
+            return False
+        if self.cached_values:
+            return True
+        formulas = self.smelter_formulas()
+        return formulas is not None and not {f"B{row.row}", f"C{row.row}"} <= formulas
 
     def lookup(self, cid: str) -> Smelter | None:
         found = self.reference.get(cid) if self.reference is not None else None
@@ -303,7 +315,7 @@ def _smelters(content: Content, ctx: RuleContext, classified: tuple[Classified, 
                         f"{where}: a {metal} smelter is listed, but questions 1-2 declare "
                         f"{metal} out of scope; correct the answers or remove the row",
                         SMELTER_LIST, f"B{row.row}")
-        if row.completed and ctx.cached_values:
+        if ctx.checker_misses(row):
             yield _warn("smelter_columns_blank",
                         f"{where}: column A holds {row.cid_input} but the metal and smelter "
                         "columns (B, C) are empty, so RMI's Checker does not count the row; "

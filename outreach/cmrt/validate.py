@@ -26,7 +26,13 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from outreach.cmrt.checker import DECLARATION, has_cached_values, required_missing, text
+from outreach.cmrt.checker import (
+    DECLARATION,
+    SMELTER_LIST,
+    has_cached_values,
+    required_missing,
+    text,
+)
 from outreach.cmrt.content import Company, Content, read_content
 from outreach.cmrt.findings import Finding, Severity, apply_policy, cap_per_code
 from outreach.cmrt.identify import TemplateId, identify, version_key
@@ -228,7 +234,8 @@ def _judge(wb: Workbook, ctx: ValidationContext) -> Result:
             layout=layout, reporting_year=ctx.reporting_year, today=ctx.today,
             reference=ctx.reference, own_reference=own, countries=cache(lambda: _countries(wb)),
             rmap_status=ctx.rmap_status, red_flags=ctx.red_flags,
-            cached_values=has_cached_values(wb))
+            cached_values=has_cached_values(wb),
+            smelter_formulas=lambda: wb.formulas(SMELTER_LIST))
         stricter, smelters = check(content, rule_context)
         findings.extend(stricter)
     final = cap_per_code(apply_policy(findings, ctx.severity))

@@ -95,6 +95,7 @@ class Workbook:
     _sheets: dict[str, Sheet] = field(default_factory=dict, repr=False)
     _fast: XlsxReader | None = field(default=None, repr=False)
     _data: bytes | None = field(default=None, repr=False)
+    _formulas: dict[str, frozenset[str] | None] = field(default_factory=dict, repr=False)
 
     def has(self, name: str) -> bool:
         return name in self.sheet_names
@@ -128,6 +129,18 @@ class Workbook:
         except Exception:
             return None
 
+    def formulas(self, name: str) -> frozenset[str] | None:
+        """The cells of sheet ``name`` that hold a formula ("B40", …); None when unknown
+        (.xls, or cells without references). Read from the sheet XML on first use."""
+        if name not in self._formulas:
+            xml = (_sheet_xml(self._data, name, self._fast)
+                   if self._data is not None and self._data[:4] == b"PK\x03\x04" else None)
+            found: frozenset[str] | None = None
+            if xml is not None and not _UNREFERENCED_CELL.search(xml):
+                found = frozenset(m.decode() for m in _FORMULA_CELL.findall(xml))
+            self._formulas[name] = found
+        return self._formulas[name]
+
     def _refuse_huge(self, name: str) -> None:
         """calamine spells every sheet out as a dense grid and aborts the whole process when
         that cannot be allocated (a value at XFD1048576 means 17 billion cells): measure an
@@ -155,6 +168,8 @@ MAX_DENSE_CELLS = SPELLED_OUT
 _TOKEN = re.compile(rb"<row\b([^>]*?)(/?)>|<c\b([^>]*?)(/?)>")
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_FORMULA_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3}\d+)"[^>]*>\s*<f\b')
+_UNREFERENCED_CELL = re.compile(rb'<c(?:\s(?![^>]*\br=)[^>]*)?/?>')
 
 
 def value_extent(xml: bytes) -> tuple[int, int]:
