@@ -1,0 +1,1 @@
+"""Outgoing mail: composing, rendering templates, delivering."""
