@@ -180,3 +180,24 @@ def test_demo_runs_the_available_flow_on_embedded_defaults(tmp_path: Path, monke
     assert status["campaigns"][0]["by_state"] == {"open": 4, "paused": 1, "exempt": 1}
     assert main(["--data", str(data), "demo"]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_approve_and_delivery_commands(cli, tmp_path: Path) -> None:
+    suppliers = tmp_path / "suppliers.csv"
+    suppliers.write_text(HEADER + "\n" + supplier_line("A1") + "\n", encoding="utf-8")
+    assert cli("db", "upgrade")[0] == 0
+    assert cli("supplier", "import", str(suppliers))[0] == 0
+    assert cli("campaign", "create", "CMRT 2026", "--year", "2026", "--due", "2099-03-31")[0] == 0
+    assert cli("campaign", "start")[0] == 0
+    code, out, _ = cli("approve", "--list")
+    assert code == 0 and "0 request(s) waiting" in out
+    code, _, err = cli("approve", "A1")
+    assert code == 7 and "nothing waits for approval" in err
+    assert cli("approve", "A1", "--stage", "senior_notice", "--reason", "ok")[0] == 0
+    code, out, _ = cli("delivery", "status", "--json")
+    assert code == 0 and json.loads(out)["paused"] is False
+    assert cli("delivery", "pause")[0] == 6
+    assert cli("delivery", "pause", "--reason", "maintenance")[0] == 0
+    code, out, _ = cli("delivery", "status")
+    assert "delivery paused" in out and "maintenance" in out
+    assert cli("delivery", "resume")[0] == 0

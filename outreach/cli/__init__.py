@@ -17,6 +17,7 @@ import typer
 from rich.text import Text
 
 from outreach.cli import (
+    approval,
     campaign,
     config,
     db,
@@ -75,6 +76,8 @@ app.add_typer(supplier.app, name="supplier")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(request.app, name="request")
 app.add_typer(smelter.app, name="smelter")
+app.add_typer(approval.delivery_app, name="delivery")
+app.command("approve")(approval.approve)
 app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("run")(service.run)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -136,6 +137,8 @@ class Request(SQLModel, table=True):
     #: when the scheduler must look at this request again (None: nothing to do, e.g. exempt)
     next_action_at: datetime | None = _when(nullable=True, index=True)
     paused_until: datetime | None = _when(nullable=True)
+    #: the stage that waits for ``outreach approve`` (None: nothing waits)
+    awaiting_approval: str | None = Field(default=None, sa_type=String(40))
     reply_token: str = Field(sa_type=String(32), unique=True, nullable=False)
     joined_late: bool = Field(default=False, nullable=False)
     exempt_reason: str | None = Field(default=None, sa_type=String(1000))
@@ -171,9 +174,70 @@ class OutboundMessage(SQLModel, table=True):
     attempts: int = Field(default=0, nullable=False)
     next_attempt_at: datetime | None = _when(nullable=True, index=True)
     lease_until: datetime | None = _when(nullable=True)
+    #: which delivery worker holds the lease (host:pid:thread), for diagnosis
+    lease_owner: str | None = Field(default=None, sa_type=String(120))
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at handing an outbound message to the mail server, whatever came of it."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbound_id: int = _fk("outbound_messages.id")
+    attempt: int = Field(nullable=False)
+    started_at: datetime = _when()
+    finished_at: datetime | None = _when(nullable=True)
+    #: sent · partial (some recipients refused) · transient · permanent · circuit
+    outcome: str = Field(sa_type=String(20), nullable=False)
+    smtp_code: int | None = None
+    detail: str | None = Field(default=None, sa_type=Text)
+
+
+class RecipientSend(SQLModel, table=True):
+    """Each address a message went to, when: the per-contact gap and rolling cap read it."""
+
+    __tablename__ = "recipient_sends"
+    __table_args__ = (Index("ix_recipient_sends_address_sent_at", "address", "sent_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: lower-cased e-mail address
+    address: str = Field(sa_type=String(320), nullable=False)
+    outbound_id: int = _fk("outbound_messages.id")
+    sent_at: datetime = _when()
+
+
+class Approval(SQLModel, table=True):
+    """A person's go-ahead for a stage that waits for approval (senior notice, hand-over)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("request_id", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = _fk("requests.id")
+    stage: str = Field(sa_type=String(40), nullable=False)
+    actor: str = Field(sa_type=String(200), nullable=False)
+    reason: str | None = Field(default=None, sa_type=Text)
+    approved_at: datetime = _when()
+
+
+class DeliveryState(SQLModel, table=True):
+    """Whether delivery runs: one row. The circuit breaker and ``outreach delivery pause``
+    open it; only ``outreach delivery resume`` closes it again."""
+
+    __tablename__ = "delivery_state"
+
+    id: int = Field(default=1, primary_key=True)
+    paused: bool = Field(default=False, nullable=False)
+    reason: str | None = Field(default=None, sa_type=Text)
+    paused_by: str | None = Field(default=None, sa_type=String(200))
+    paused_at: datetime | None = _when(nullable=True)
+    #: connection failures in a row (reset by any success); too many open the circuit
+    connection_failures: int = Field(default=0, nullable=False)
+    updated_at: datetime = _when()
 
 
 class InboundMessage(SQLModel, table=True):
