@@ -19,7 +19,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from outreach.core.delivery_limits import DeliveryLimits
 from outreach.core.enums import TemplateFamily
 from outreach.core.ladder import Ladder, default_ladder
 from outreach.errors import ConfigError
@@ -175,6 +176,31 @@ def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "outreach"
 
 
+class DeliverySettings(Section):
+    """How the outbox sends: account limits, per-contact limits, retries, leases."""
+
+    per_minute: Annotated[int, Field(ge=1, le=10_000)] = 30
+    per_day: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    #: no contact gets two ladder e-mails within this many hours (answers are exempt)
+    contact_min_gap_hours: Annotated[float, Field(ge=0, le=24 * 60)] = 72.0
+    #: nor more than this many within ``contact_window_days``
+    contact_cap: Annotated[int, Field(ge=1, le=100)] = 4
+    contact_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    #: a transient failure is retried after 2^n x base seconds, at most ``backoff_cap``
+    retry_base_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    retry_cap_seconds: Annotated[float, Field(gt=0, le=7 * 86_400)] = 6 * 3600.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 12
+    #: how long a worker owns a claimed message before another may take it over
+    lease_seconds: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
+
+    def limits(self) -> DeliveryLimits:
+        return DeliveryLimits(per_minute=self.per_minute, per_day=self.per_day,
+                              contact_gap=timedelta(hours=self.contact_min_gap_hours),
+                              contact_cap=self.contact_cap,
+                              contact_window=timedelta(days=self.contact_window_days))
+
+
 class ValidationSettings(Section):
     """How returned workbooks are judged (docs/validation.md lists every finding code)."""
 
@@ -212,6 +238,7 @@ class Settings(BaseModel):
     scheduler: SchedulerSettings = SchedulerSettings()
     clock: ClockSettings = ClockSettings()
     validation: ValidationSettings = ValidationSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     #: which TOML file was read (None: embedded defaults); informational, not configurable
     config_file: Path | None = Field(default=None, exclude=True)
