@@ -2,7 +2,7 @@
 
 Delivery records every attempt, the addresses each message reached (the per-contact gap and
 rolling cap read them), the approvals that release gated stages, and one row saying whether
-delivery is paused (the circuit breaker). Outbound messages get the lease holder's name;
+delivery is paused (the circuit breaker). Outbound messages get the lease holder's name, Reply-To and thread root;
 requests say which stage waits for approval.
 
 Revision ID: 0003
@@ -77,6 +77,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lease_owner', sa.String(length=120), nullable=True))
+        batch_op.add_column(sa.Column('reply_to', sa.String(length=320), nullable=True))
+        batch_op.add_column(sa.Column('in_reply_to', sa.String(length=250), nullable=True))
 
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('awaiting_approval', sa.String(length=40), nullable=True))
@@ -88,6 +90,8 @@ def downgrade() -> None:
         batch_op.drop_column('awaiting_approval')
 
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
+        batch_op.drop_column('in_reply_to')
+        batch_op.drop_column('reply_to')
         batch_op.drop_column('lease_owner')
 
     with op.batch_alter_table('recipient_sends', schema=None) as batch_op:

@@ -161,6 +161,10 @@ class OutboundMessage(SQLModel, table=True):
     idempotency_key: str = Field(sa_type=String(200), unique=True, nullable=False)
     message_id: str = Field(sa_type=String(250), unique=True, nullable=False)
     from_address: str = Field(sa_type=String(320))
+    #: where replies go (the compliance mailbox with the request token as a plus-address)
+    reply_to: str | None = Field(default=None, sa_type=String(320))
+    #: the Message-ID this one threads under (the original request); None for that request
+    in_reply_to: str | None = Field(default=None, sa_type=String(250))
     to_addresses: list[str] = _json_list()
     cc_addresses: list[str] = _json_list()
     subject: str = Field(sa_type=String(998))
