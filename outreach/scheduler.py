@@ -20,6 +20,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from outreach.bootstrap import App
 from outreach.db.engine import transaction
+from outreach.mail.transport import open_transport
+from outreach.services.delivery import deliver_due
 from outreach.services.tick import tick
 
 log = structlog.get_logger(__name__)
@@ -43,6 +45,15 @@ def tick_once(app: App) -> dict[str, int]:
         return tick(session, app.clock).as_dict()
 
 
+def deliver_once(app: App) -> dict[str, int]:
+    """One delivery pass through the configured transport (``outreach deliver``)."""
+    transport = open_transport(app.settings.smtp, app.settings.outbox_dir)
+    report = deliver_due(app.sessions, app.clock, transport, app.settings)
+    return {"sent": report.sent, "partial": report.partial, "retried": report.retried,
+            "failed": report.failed, "deferred": report.deferred,
+            "uncertain": report.uncertain, "paused": int(report.paused is not None)}
+
+
 def build_scheduler(app: App) -> BlockingScheduler:
     settings = app.settings.scheduler
     scheduler = BlockingScheduler(
@@ -52,6 +63,10 @@ def build_scheduler(app: App) -> BlockingScheduler:
         timezone="UTC",
     )
     scheduler.add_job(_job("tick", app, tick_once), "interval", id="tick",
+                      seconds=settings.tick_seconds,
+                      next_run_time=_wall_now(), replace_existing=True)
+    # delivery runs in its own job: a slow mail server never delays deciding
+    scheduler.add_job(_job("deliver", app, deliver_once), "interval", id="deliver",
                       seconds=settings.tick_seconds,
                       next_run_time=_wall_now(), replace_existing=True)
     return scheduler

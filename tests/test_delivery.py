@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from outreach.bootstrap import App
 from outreach.core.clock import FixedClock
 from outreach.db.models import DeliveryAttempt, Event, OutboundMessage, RecipientSend
+from outreach.errors import InvalidInput, InvalidState
 from outreach.mail.compose import message_id_for
 from outreach.mail.transport import Transport, open_transport
 from outreach.services import delivery as svc
@@ -48,15 +49,15 @@ def transport_for(settings: Settings) -> Transport:
 def queue(session: Session, clock: FixedClock, settings: Settings, key: str, to: list[str],
           *, kind: str = "reminder", attach: bool = False, **fields: object) -> OutboundMessage:
     sha = put_blob(settings.attachments_dir, WORKBOOK) if attach else None
-    row = OutboundMessage(
+    values: dict[str, object] = dict(
         kind=kind, stage=kind, repeat=1, idempotency_key=key,
         message_id=message_id_for(key, "outreach.test"), from_address="bot@outreach.test",
         reply_to="bot+tok123@outreach.test", to_addresses=to, cc_addresses=[],
         subject=f"Your CMRT ({key})", body_text="Please send the CMRT.\n",
         body_html="<p>Please send the CMRT.</p>", attachment_sha256=sha,
         attachment_name="RMI_CMRT_6.5_SZ-1.xlsx" if attach else None,
-        status=svc.QUEUED, next_attempt_at=clock.now(), created_at=clock.now(),
-        **({"priority": 100} | fields))
+        status=svc.QUEUED, priority=100, next_attempt_at=clock.now(), created_at=clock.now())
+    row = OutboundMessage(**(values | fields))
     with tx(session):
         session.add(row)
     return row
@@ -200,3 +201,28 @@ def test_a_worker_that_died_mid_send_leaves_the_message_uncertain_not_resent(
     stored = session.get(OutboundMessage, row.id)
     assert stored is not None and stored.status == svc.UNCERTAIN
     assert "outreach deliver --retry" in (stored.last_error or "")
+
+
+def test_a_person_requeues_an_uncertain_message(app: App, session: Session,
+                                                 clock: FixedClock) -> None:
+    row = queue(session, clock, app.settings, "r9:request:1", ["a@supplier.example"],
+                status=svc.UNCERTAIN)
+    with pytest.raises(InvalidInput, match="--reason"):
+        svc.retry_message(session, clock, row.id, actor="cli:ann", reason=None)
+    with tx(session):
+        svc.retry_message(session, clock, row.id, actor="cli:ann", reason="never arrived")
+    fresh(session)
+    assert session.get(OutboundMessage, row.id).status == svc.QUEUED  # type: ignore[union-attr]
+    with pytest.raises(InvalidState, match="only uncertain or failed"):
+        svc.retry_message(session, clock, row.id, actor="cli:ann", reason="again")
+
+
+def test_cron_deliver_through_the_local_transport(app: App, session: Session,
+                                                  clock: FixedClock) -> None:
+    from outreach.scheduler import deliver_once
+
+    queue(session, clock, app.settings, "r8:request:1", ["a@supplier.example"])
+    assert app.settings.smtp.transport == "local"
+    assert deliver_once(app)["sent"] == 1
+    [written] = list(app.settings.outbox_dir.glob("*.eml"))
+    assert b"Please send the CMRT." in written.read_bytes()

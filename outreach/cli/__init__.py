@@ -82,6 +82,7 @@ app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("run")(service.run)
 app.command("tick")(service.tick)
+app.command("deliver")(service.deliver)
 app.command("validate")(validate.validate_cmd)
 
 

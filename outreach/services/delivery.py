@@ -40,6 +40,7 @@ from outreach.core.enums import ContactStatus
 from outreach.db.audit import record_event
 from outreach.db.engine import transaction
 from outreach.db.models import Contact, DeliveryAttempt, OutboundMessage, RecipientSend
+from outreach.errors import InvalidInput, InvalidState, NotFound
 from outreach.mail.compose import Attachment, Mailbox, Outgoing, compose, recipients
 from outreach.mail.transport import Envelope, SendResult, Transport
 from outreach.services import delivery_state
@@ -347,3 +348,22 @@ def _envelope(message: OutboundMessage, settings: Settings) -> Envelope:
     )
     return Envelope(message.from_address, recipients(outgoing), compose(outgoing).as_bytes(),
                     message.message_id)
+
+
+def retry_message(session: Session, clock: Clock, outbound_id: int, *, actor: str,
+                  reason: str | None) -> OutboundMessage:
+    """Queue an ``uncertain`` or ``failed`` message again, once a person has checked it."""
+    why = (reason or "").strip()
+    if not why:
+        raise InvalidInput("say why with --reason (e.g. 'supplier confirmed it never arrived')")
+    message = session.get(OutboundMessage, outbound_id)
+    if message is None:
+        raise NotFound(f"no outbound message {outbound_id}")
+    if message.status not in (UNCERTAIN, FAILED):
+        raise InvalidState(f"message {outbound_id} is {message.status}: only uncertain or "
+                           "failed messages are retried by hand")
+    message.status, message.next_attempt_at = QUEUED, clock.now()
+    message.lease_until = message.lease_owner = None
+    record_event(session, clock, actor=actor, kind="message.retried", reason=why,
+                 request_id=message.request_id, message_id=message.message_id)
+    return message
