@@ -2,7 +2,14 @@
 
 A campaign freezes the configured ladder when it starts (``Campaign.ladder``), so a config
 change never reshuffles a season already under way. This module only describes a ladder and
-checks it is coherent; deciding what is due from it is ``decide()``'s job.
+checks it is coherent; deciding what is due from it is ``decide()``'s job
+(``outreach/core/decide.py`` documents how the timing fields are read).
+
+Ladder-wide settings: ``send_hour`` (the hour, on the supplier's own wall clock, at which a
+stage's messages go out) and ``rejection_grace_days`` (after a rejected submission, how long
+the ladder waits at least before its next stage, so the correction request is not followed at
+once by a reminder). Fields added later have defaults, so a ladder frozen into an older
+campaign still loads.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class LadderStage(BaseModel):
     relative_to: Literal["previous", "start", "due"] = "previous"
     #: how many times the stage is sent (reminders repeat), each ``after_days`` after the last
     repeat: Annotated[int, Field(ge=1, le=10)] = 1
+    #: wait for ``outreach approve`` before the stage goes out (threatening stages do)
     requires_approval: bool = False
     attach_blank_template: bool = False
     #: the final stage: stop emailing and flag the supplier for procurement
@@ -41,6 +49,14 @@ class LadderStage(BaseModel):
             raise ValueError("a hand-over stage sends no e-mail: leave 'template' out")
         if not self.handover and self.template is None:
             raise ValueError(f"stage {self.name!r} needs a 'template' (or 'handover = true')")
+        if self.after_days < 0 and self.relative_to != "due":
+            raise ValueError(f"stage {self.name!r}: a negative after_days only makes sense "
+                             "relative to 'due' (days before the due date)")
+        if self.repeat > 1 and self.after_days < 1:
+            raise ValueError(f"stage {self.name!r} repeats: it needs after_days of at least 1 "
+                             "between its sends")
+        if self.handover and self.repeat != 1:
+            raise ValueError(f"hand-over stage {self.name!r} happens once: leave 'repeat' out")
         return self
 
 
@@ -48,6 +64,10 @@ class Ladder(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     stages: tuple[LadderStage, ...]
+    #: the hour (0-23) on the supplier's wall clock at which messages go out
+    send_hour: Annotated[int, Field(ge=0, le=23)] = 9
+    #: after a rejected submission the next stage waits at least this many days
+    rejection_grace_days: Annotated[int, Field(ge=0, le=365)] = 7
 
     @model_validator(mode="after")
     def _coherent(self) -> Ladder:
