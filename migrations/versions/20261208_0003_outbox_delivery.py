@@ -3,7 +3,7 @@
 Delivery records every attempt, the addresses each message reached (the per-contact gap and
 rolling cap read them), the approvals that release gated stages, and one row saying whether
 delivery is paused (the circuit breaker). Outbound messages get the lease holder's name, Reply-To and thread root;
-requests say which stage waits for approval.
+requests say which stage waits for approval and when a submission was last rejected.
 
 Revision ID: 0003
 Revises: 0002
@@ -82,11 +82,14 @@ def upgrade() -> None:
 
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('awaiting_approval', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('last_rejected_at', outreach.db.types.UTCDateTime(),
+                                      nullable=True))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.drop_column('last_rejected_at')
         batch_op.drop_column('awaiting_approval')
 
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:

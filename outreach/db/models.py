@@ -139,6 +139,8 @@ class Request(SQLModel, table=True):
     paused_until: datetime | None = _when(nullable=True)
     #: the stage that waits for ``outreach approve`` (None: nothing waits)
     awaiting_approval: str | None = Field(default=None, sa_type=String(40))
+    #: the latest rejected submission: the ladder waits a grace period after it
+    last_rejected_at: datetime | None = _when(nullable=True)
     reply_token: str = Field(sa_type=String(32), unique=True, nullable=False)
     joined_late: bool = Field(default=False, nullable=False)
     exempt_reason: str | None = Field(default=None, sa_type=String(1000))
