@@ -27,6 +27,7 @@ from outreach.cli import (
     smelter,
     status,
     supplier,
+    template,
     validate,
 )
 from outreach.cli.context import CliState
@@ -76,6 +77,7 @@ app.add_typer(supplier.app, name="supplier")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(request.app, name="request")
 app.add_typer(smelter.app, name="smelter")
+app.add_typer(template.app, name="template")
 app.add_typer(approval.delivery_app, name="delivery")
 app.command("approve")(approval.approve)
 app.command("status")(status.status)
