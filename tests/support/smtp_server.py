@@ -26,6 +26,11 @@ Recorded (cleared by ``reset()``):
   accepted message, in order.
 - ``server.replies``: one ``SmtpReply(command, argument, code)`` per MAIL, RCPT, DATA and AUTH,
   including refusals (code 0 = connection reset), e.g. to count how often the service retried.
+- ``server.connections``: how many client connections were opened (a STARTTLS upgrade is
+  not a new one), e.g. to prove a sender reused one connection for many messages.
+
+``server.drop_connections()`` closes every open client connection, as a server does with
+idle ones; ``SmtpServer(dovecot, starttls=False)`` is a server that does not offer STARTTLS.
 
 Fault injection: set attributes on ``server.faults`` (an ``SmtpFaults``) in the test; the
 fixture resets them before each test. Lists are consumed one entry per command, so
@@ -232,6 +237,33 @@ def close_after_reply(smtp: SMTP) -> None:
         smtp.loop.call_soon(transport.close)
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd's SMTP, telling the server when a client connects and goes."""
+
+    def __init__(self, server: SmtpServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._outreach_server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self._original_transport is None  # not the STARTTLS re-entry
+        super().connection_made(transport)
+        if first:
+            self._outreach_server.connection_opened(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._outreach_server.connection_closed(self)
+        super().connection_lost(error)
+
+
+class _CountingController(Controller):
+    def __init__(self, server: SmtpServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._outreach_server = server
+
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self._outreach_server, self.handler, **self.SMTP_kwargs)
+
+
 class _DropLoginDataDeprecation(logging.Filter):
     """aiosmtpd warns about its own legacy ``login_data`` on every AUTH: noise in test logs."""
 
@@ -274,9 +306,13 @@ class SmtpServer:
         *,
         implicit_tls: bool = True,
         auth_required: bool = False,
+        starttls: bool = True,
     ) -> None:
         self.dovecot = dovecot
         self.implicit_tls = implicit_tls
+        self.starttls = starttls
+        self.connections = 0
+        self._open: set[_CountingSMTP] = set()
         self.auth_required = auth_required
         self.faults = SmtpFaults()
         self.messages: list[ReceivedMessage] = []
@@ -301,7 +337,8 @@ class SmtpServer:
     def start(self) -> None:
         """Start the listeners on ports found free by binding first (a busy port costs 5 s)."""
         tls_context = server_ssl_context(self.dovecot)
-        self._controllers.append(self._start_controller(tls_context=tls_context))
+        starttls_context = tls_context if self.starttls else None
+        self._controllers.append(self._start_controller(tls_context=starttls_context))
         self.port = self._controllers[0].port
         if self.implicit_tls:
             self._controllers.append(self._start_controller(ssl_context=tls_context))
@@ -311,7 +348,8 @@ class SmtpServer:
         implicit = "ssl_context" in tls
         for attempt in range(START_ATTEMPTS):
             (port,) = free_loopback_ports(1)
-            controller = Controller(
+            controller = _CountingController(
+                self,
                 self._handler,
                 hostname=HOST,
                 port=port,
@@ -345,6 +383,7 @@ class SmtpServer:
             self.faults = SmtpFaults()
             self.messages.clear()
             self.replies.clear()
+            self.connections = 0
 
     # -- what tests read ----------------------------------------------------------------
 
@@ -356,6 +395,21 @@ class SmtpServer:
                 raise TimeoutError(f"{len(self.messages)} of {count} messages after {timeout}s")
             time.sleep(0.01)
         return list(self.messages)
+
+    def drop_connections(self, timeout: float = 5.0) -> int:
+        """Close every open client connection (FIN), as a server drops idle clients."""
+        with self._lock:
+            open_now = list(self._open)
+        for smtp in open_now:
+            transport = smtp._original_transport or smtp.transport
+            if transport is not None:
+                smtp.loop.call_soon_threadsafe(transport.close)
+        deadline = time.monotonic() + timeout
+        while any(smtp in self._open for smtp in open_now):
+            if time.monotonic() > deadline:
+                raise TimeoutError("connections still open after drop_connections()")
+            time.sleep(0.005)
+        return len(open_now)
 
     def replies_to(self, command: str) -> list[SmtpReply]:
         return [reply for reply in self.replies if reply.command == command]
@@ -396,6 +450,15 @@ class SmtpServer:
         if code == 421:
             close_after_reply(smtp)
         return reply
+
+    def connection_opened(self, smtp: _CountingSMTP) -> None:
+        with self._lock:
+            self.connections += 1
+            self._open.add(smtp)
+
+    def connection_closed(self, smtp: _CountingSMTP) -> None:
+        with self._lock:
+            self._open.discard(smtp)
 
     def record_reply(self, command: str, argument: str, code: int) -> None:
         with self._lock:
