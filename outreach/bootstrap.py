@@ -15,9 +15,13 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from outreach.core.clock import AcceleratedClock, Clock, FixedClock, SystemClock
+from outreach.core.ladder import Ladder
 from outreach.db.engine import make_engine, session_factory
 from outreach.db.migrate import require_current_schema
 from outreach.logs import configure_logging
+from outreach.mail.template_context import company_info
+from outreach.mail.template_store import TemplateStore
+from outreach.resources import resource_dir
 from outreach.settings import ClockSettings, Settings, load_settings
 
 
@@ -37,6 +41,17 @@ class App:
     clock: Clock
     engine: Engine
     sessions: sessionmaker[Session] = field(repr=False)
+    _templates: TemplateStore | None = field(default=None, repr=False)
+
+    def templates(self) -> TemplateStore:
+        """The e-mail templates, checked once at first use, reloaded when edited."""
+        if self._templates is None:
+            self._templates = TemplateStore(
+                resource_dir("templates") / "email",
+                ladder=Ladder.model_validate(self.settings.ladder),
+                company=company_info(self.settings.company),
+                from_address=str(self.settings.mail.from_address), clock=self.clock)
+        return self._templates
 
     def close(self) -> None:
         self.engine.dispose()

@@ -41,8 +41,10 @@ def _job(name: str, app: App, fn: Callable[[App], dict[str, int]]) -> Callable[[
 
 
 def tick_once(app: App) -> dict[str, int]:
+    templates = app.templates()
+    templates.refresh()
     with transaction(app.sessions) as session:
-        return tick(session, app.clock).as_dict()
+        return tick(session, app.clock, settings=app.settings, templates=templates).as_dict()
 
 
 def deliver_once(app: App) -> dict[str, int]:

@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from outreach.core.enums import ContactRole
 
-Recipient = ContactRole | Literal["compliance", "buyer"]
+#: a supplier contact role, or one of ours: the compliance mailbox, the supplier's buyer,
+#: the company's senior officer (who signs the official notice)
+Recipient = ContactRole | Literal["compliance", "buyer", "our_senior_officer"]
 
 
 class LadderStage(BaseModel):
@@ -102,7 +104,8 @@ def default_ladder() -> Ladder:
             LadderStage(name="senior_notice", template="senior_notice", after_days=10,
                         business_days=True,
                         to=(ContactRole.PRIMARY, ContactRole.SENIOR_OFFICER),
-                        cc=(ContactRole.ESCALATION, "buyer", "compliance"),
+                        cc=(ContactRole.ESCALATION, "buyer", "compliance",
+                            "our_senior_officer"),
                         requires_approval=True),
             LadderStage(name="handover", handover=True, after_days=10, business_days=True,
                         requires_approval=True),

@@ -280,6 +280,16 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
         report.paused = result.detail
         report.details.append(result.detail)
         return True
+    if result.maybe_delivered:  # the link broke during DATA: the server may have it
+        message.status, message.lease_until, message.lease_owner = UNCERTAIN, None, None
+        message.last_error = (f"{result.detail} — the server may have taken the message: "
+                              "check with the supplier, then `outreach deliver --retry "
+                              f"{message.id}` if it did not arrive")
+        record_event(session, clock, actor=SYSTEM, kind="message.uncertain",
+                     request_id=message.request_id, reason=message.last_error,
+                     message_id=message.message_id)
+        report.uncertain += 1
+        return False
     if result.retry:
         if message.attempts >= config.max_attempts:
             _fail(session, clock, message, f"gave up after {message.attempts} attempts: "

@@ -1,13 +1,16 @@
 """One scheduler tick: act on every request whose ``next_action_at`` has come.
 
-Today a tick ends pauses whose ``paused_until`` has passed (the request reopens and is
-re-planned). The escalation ladder's ``decide()`` joins here: a tick is the one place that
-asks "what is due?", so a misfired or doubled tick does no harm.
+A tick ends pauses whose ``paused_until`` has passed (the request reopens and is
+re-planned), then asks ``decide()`` about every request that is due and queues what it says
+(``services.outbox``), each request in its own savepoint so one that fails (a template the
+admin broke for one language, say) is logged and retried next tick without holding up the
+rest. A tick is the one place that asks "what is due?", so a misfired or doubled tick does
+no harm.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlmodel import Session, select
@@ -16,6 +19,9 @@ from outreach.core.clock import Clock
 from outreach.core.enums import CampaignState, RequestState
 from outreach.db.audit import record_event
 from outreach.db.models import Campaign, Request
+from outreach.mail.template_store import TemplateStore
+from outreach.services.outbox import PlanReport, due_requests, plan_request
+from outreach.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -25,9 +31,14 @@ ACTOR = "system:scheduler"
 @dataclass(frozen=True)
 class TickReport:
     resumed: int
+    planned: PlanReport = field(default_factory=PlanReport)
+    failed: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"resumed": self.resumed}
+        return {"resumed": self.resumed, "queued": self.planned.queued,
+                "awaiting_approval": self.planned.awaiting_approval,
+                "handed_over": self.planned.handed_over, "replanned": self.planned.replanned,
+                "no_address": self.planned.no_address, "failed": self.failed}
 
 
 def resume_expired_pauses(session: Session, clock: Clock, *, limit: int = 1000) -> int:
@@ -57,5 +68,18 @@ def resume_expired_pauses(session: Session, clock: Clock, *, limit: int = 1000) 
     return len(due)
 
 
-def tick(session: Session, clock: Clock) -> TickReport:
-    return TickReport(resumed=resume_expired_pauses(session, clock))
+def tick(session: Session, clock: Clock, *, settings: Settings | None = None,
+         templates: TemplateStore | None = None, limit: int = 5000) -> TickReport:
+    """One tick; without ``settings``/``templates`` only pauses end (nothing is decided)."""
+    resumed = resume_expired_pauses(session, clock)
+    planned, failed = PlanReport(), 0
+    if settings is not None and templates is not None:
+        for request_id in due_requests(session, clock, limit):
+            try:
+                with session.begin_nested():
+                    plan_request(session, clock, settings, templates, request_id, planned)
+            except Exception as exc:
+                failed += 1
+                log.exception("request.plan_failed", request=request_id,
+                              error=f"{type(exc).__name__}: {exc}")
+    return TickReport(resumed, planned, failed)

@@ -1,0 +1,215 @@
+"""Deciding: for every request whose time has come, ask ``decide()`` and do what it says.
+
+One transaction per request: the rendered message goes into the outbox (``queued``), the
+request moves to the stage, and the audit event is written — all or nothing. The outbound
+row's idempotency key is (request, stage, repeat), unique in the database, and its
+Message-ID is derived from that key: a doubled or misfired tick can never decide the same
+send twice. Delivery (``services.delivery``) sends what is queued, later, with no
+transaction open across the network.
+
+What a decision becomes:
+
+* ``Send``: render the stage's template in the supplier's language, address it by the
+  stage's roles (contacts that have not bounced; our own compliance mailbox and the
+  supplier's buyer where the stage says so), attach the blank template where the stage
+  says so, queue it; the request records the stage as sent now (delivery moves the time to
+  the real send).
+* ``AwaitApproval``: ``Request.awaiting_approval`` names the stage; nothing is sent until
+  ``outreach approve``.
+* ``HandOver``: the request is handed over to procurement; no e-mail.
+* A supplier without any usable address for the stage: nothing is queued, an event says
+  why, and the request is looked at again a day later (after a supplier re-import).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+
+import structlog
+from sqlmodel import Session, col, select
+
+from outreach.core.clock import Clock, local_date
+from outreach.core.decide import AwaitApproval, HandOver, RequestView, Send, StageSent, decide
+from outreach.core.enums import CampaignState, ContactRole, ContactStatus, RequestState
+from outreach.core.ladder import Ladder, LadderStage
+from outreach.db.audit import record_event
+from outreach.db.models import Campaign, Contact, OutboundMessage, Request, Supplier
+from outreach.mail.blank_template import blank_template
+from outreach.mail.compose import message_id_for, plus_address
+from outreach.mail.template_context import message_context
+from outreach.mail.template_store import TemplateStore
+from outreach.services.approvals import approved_stages
+from outreach.services.blobs import put_blob
+from outreach.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "system:scheduler"
+NO_ADDRESS_RETRY = timedelta(days=1)
+#: ladder messages go after answers to suppliers and digests (lower goes first)
+LADDER_PRIORITY = 100
+
+
+@dataclass
+class PlanReport:
+    queued: int = 0
+    awaiting_approval: int = 0
+    handed_over: int = 0
+    replanned: int = 0
+    no_address: int = 0
+
+
+def due_requests(session: Session, clock: Clock, limit: int) -> list[int]:
+    now = clock.now()
+    rows = session.exec(
+        select(Request.id)
+        .join(Campaign, col(Campaign.id) == Request.campaign_id)
+        .where(Request.state == RequestState.OPEN)
+        .where(Campaign.state == CampaignState.RUNNING)
+        .where(col(Request.next_action_at).is_not(None))
+        .where(col(Request.next_action_at) <= now)
+        .order_by(col(Request.next_action_at), col(Request.id))
+        .limit(limit)).all()
+    return [r for r in rows if r is not None]
+
+
+def plan_request(session: Session, clock: Clock, settings: Settings, store: TemplateStore,
+                 request_id: int, report: PlanReport) -> None:
+    """Decide one request and act on it inside the caller's transaction."""
+    query = select(Request).where(Request.id == request_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    request = session.exec(query).first()
+    now = clock.now()
+    if request is None or request.state != RequestState.OPEN or (
+            request.next_action_at is None or request.next_action_at > now):
+        return  # another process got there first
+    campaign = session.get(Campaign, request.campaign_id)
+    supplier = session.get(Supplier, request.supplier_id)
+    assert campaign is not None and supplier is not None and campaign.ladder is not None
+    ladder = Ladder.model_validate(campaign.ladder)
+    decision = decide(_view(session, request, campaign, supplier, settings), ladder, now)
+    for action in decision.actions:
+        if isinstance(action, Send):
+            if not _queue(session, clock, settings, store, request, campaign, supplier,
+                          ladder.stage(action.stage), action.repeat):
+                report.no_address += 1
+                request.next_action_at = now + NO_ADDRESS_RETRY
+                return
+            report.queued += 1
+        elif isinstance(action, AwaitApproval):
+            request.awaiting_approval = action.stage
+            report.awaiting_approval += 1
+            _event(session, clock, request, "request.awaiting_approval",
+                   f"stage {action.stage} waits for `outreach approve`", stage=action.stage)
+        elif isinstance(action, HandOver):
+            request.state = RequestState.HANDED_OVER
+            report.handed_over += 1
+            _event(session, clock, request, "request.handed_over",
+                   "the ladder ended without an accepted CMRT: procurement takes over",
+                   stage=action.stage)
+    if not decision.actions:
+        report.replanned += 1
+    request.next_action_at = decision.next_action_at
+    request.updated_at = now
+
+
+def _view(session: Session, request: Request, campaign: Campaign, supplier: Supplier,
+          settings: Settings) -> RequestView:
+    sent = {}
+    if request.stage and request.stage_sent_at:
+        sent[request.stage] = StageSent(max(request.stage_repeat, 1), request.stage_sent_at)
+    assert request.id is not None and campaign.started_at is not None
+    return RequestView(
+        state=request.state, campaign_started_at=campaign.started_at,
+        started_at=request.created_at, due_date=request.due_date, country=supplier.country,
+        time_zone=supplier.time_zone or settings.campaign.time_zone, sent=sent,
+        paused_until=request.paused_until, approvals=approved_stages(session, request.id),
+        last_rejected_at=request.last_rejected_at)
+
+
+def _queue(session: Session, clock: Clock, settings: Settings, store: TemplateStore,
+           request: Request, campaign: Campaign, supplier: Supplier, stage: LadderStage,
+           repeat: int) -> bool:
+    contacts = list(session.exec(select(Contact).where(Contact.supplier_id == supplier.id)
+                                 .order_by(col(Contact.id))).all())
+    to = _addresses(stage.to, contacts, supplier, settings)
+    cc = [a for a in _addresses(stage.cc, contacts, supplier, settings) if a not in to]
+    if not to:
+        _event(session, clock, request, "request.no_address",
+               f"no usable address for stage {stage.name} (roles {', '.join(stage.to)}): "
+               "add or fix the supplier's contacts and re-import", stage=stage.name)
+        log.warning("request.no_address", request=request.id, stage=stage.name)
+        return False
+    now = clock.now()
+    # the greeting names the first addressee when that is a contact of the supplier
+    primary = next((c for c in contacts if c.email.lower() == to[0].lower()), None)
+    if primary is None:
+        primary = Contact(supplier_id=supplier.id or 0, role=ContactRole.PRIMARY, name=None,
+                          email=to[0])
+    blank = (blank_template(str(campaign.template_family)) if stage.attach_blank_template
+             else None)
+    attachment_name = blank.filename_for(supplier.code) if blank else None
+    context = message_context(
+        supplier=supplier, contact=primary, campaign=campaign, request=request,
+        company=settings.company, from_address=settings.mail.from_address,
+        today=local_date(clock, settings.campaign.time_zone), stage=stage.name, repeat=repeat,
+        attachment_name=attachment_name)
+    assert stage.template is not None
+    rendered = store.render(stage.template, supplier.language, context)
+    domain = settings.mail.from_address.rpartition("@")[2]
+    key = f"request:{request.id}:{stage.name}:{repeat}"
+    root = _thread_root(session, request)
+    message = OutboundMessage(
+        request_id=request.id, kind=stage.template, stage=stage.name, repeat=repeat,
+        idempotency_key=key, message_id=message_id_for(key, domain),
+        from_address=settings.mail.from_address,
+        reply_to=plus_address(settings.mail.from_address, request.reply_token),
+        in_reply_to=root, to_addresses=to, cc_addresses=cc, subject=rendered.subject,
+        body_text=rendered.text, body_html=rendered.html,
+        attachment_sha256=put_blob(settings.attachments_dir, blank.data) if blank else None,
+        attachment_name=attachment_name, template_hash=rendered.template_hash,
+        status="queued", priority=LADDER_PRIORITY, next_attempt_at=now, created_at=now)
+    session.add(message)
+    request.stage, request.stage_repeat, request.stage_sent_at = stage.name, repeat, now
+    request.awaiting_approval = None
+    _event(session, clock, request, "message.queued", f"stage {stage.name} ({repeat})",
+           stage=stage.name, repeat=repeat, message_id=message.message_id, to=to, cc=cc,
+           template_hash=rendered.template_hash)
+    return True
+
+
+def _thread_root(session: Session, request: Request) -> str | None:
+    """The first message this request got: every later stage threads under it."""
+    return session.exec(select(OutboundMessage.message_id)
+                        .where(OutboundMessage.request_id == request.id)
+                        .order_by(col(OutboundMessage.id)).limit(1)).first()
+
+
+def _addresses(roles: tuple[str, ...], contacts: list[Contact], supplier: Supplier,
+               settings: Settings) -> list[str]:
+    found: list[str] = []
+    for role in roles:
+        if role == "compliance":
+            candidates = [str(settings.mail.compliance_address)]
+        elif role == "our_senior_officer":
+            candidates = [str(settings.company.senior_officer.email)]
+        elif role == "buyer":
+            address = parseaddr(supplier.buyer or "")[1]
+            candidates = [address] if "@" in address else []
+        else:
+            candidates = [c.email for c in contacts if c.role == ContactRole(role)
+                          and c.status == ContactStatus.ACTIVE]
+        for address in candidates:
+            if address and address.lower() not in (a.lower() for a in found):
+                found.append(address)
+    return found
+
+
+def _event(session: Session, clock: Clock, request: Request, kind: str, reason: str,
+           **data: object) -> None:
+    record_event(session, clock, actor=ACTOR, kind=kind, reason=reason,
+                 campaign_id=request.campaign_id, supplier_id=request.supplier_id,
+                 request_id=request.id, **data)

@@ -1,0 +1,124 @@
+"""Ticks decide and queue; delivery sends: the ladder end to end on a real database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from outreach.bootstrap import App
+from outreach.cmrt.validate import validate
+from outreach.core.clock import FixedClock
+from outreach.core.enums import RequestState
+from outreach.db.models import Event, OutboundMessage, Request, Supplier
+from outreach.scheduler import deliver_once, tick_once
+from outreach.services import approvals
+from tests.support.factories import import_lines, running_campaign, supplier_line, tx
+
+LINES = [supplier_line("A1", country="DE"),
+         supplier_line("B2", country="US", contacts="primary: Bo <bo@b2.example>")]
+
+
+def start(app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    with tx(session):
+        import_lines(session, clock, tmp_path / "s.csv", LINES)
+        running_campaign(session, clock)
+
+
+def messages(session: Session) -> list[OutboundMessage]:
+    session.rollback()
+    session.expire_all()
+    return list(session.exec(select(OutboundMessage).order_by(col(OutboundMessage.id))).all())
+
+
+def request_of(session: Session, code: str) -> Request:
+    session.rollback()
+    session.expire_all()
+    supplier = session.exec(select(Supplier).where(Supplier.code == code)).one()
+    return session.exec(select(Request).where(Request.supplier_id == supplier.id)).one()
+
+
+def run_days(app: App, clock: FixedClock, days: int) -> None:
+    """Tick every hour for ``days`` days (the scheduler ticks far more often)."""
+    for _ in range(days * 24):
+        clock.advance(timedelta(hours=1))
+        tick_once(app)
+
+
+def test_the_first_tick_queues_each_request_once_with_the_blank_attached(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    start(app, session, clock, tmp_path)
+    first = tick_once(app)
+    assert first["queued"] == 2 and first["failed"] == 0
+    assert tick_once(app)["queued"] == 0  # a doubled tick decides nothing twice
+    rows = messages(session)
+    assert [(m.stage, m.repeat, m.status) for m in rows] == [("request", 1, "queued")] * 2
+    a1 = request_of(session, "A1")
+    message = next(m for m in rows if m.request_id == a1.id)
+    assert message.to_addresses == ["pat@a1.example"]
+    assert message.reply_to == f"conflict-minerals+{a1.reply_token}@company.example"
+    assert a1.reply_token in message.subject and message.template_hash
+    assert message.attachment_name == "RMI_CMRT_6.5_A1.xlsx" and message.in_reply_to is None
+    assert a1.stage == "request" and a1.next_action_at is not None
+    assert session.exec(select(Event).where(Event.kind == "message.queued")).all()
+
+
+def test_the_season_climbs_the_ladder_and_waits_for_approval(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    start(app, session, clock, tmp_path)
+    tick_once(app)
+    run_days(app, clock, 30)  # two reminders, ten business days apart
+    stages = [(m.stage, m.repeat) for m in messages(session)
+              if m.request_id == request_of(session, "A1").id]
+    assert stages == [("request", 1), ("reminder", 1), ("reminder", 2)]
+    root = messages(session)[0].message_id
+    assert all(m.in_reply_to == root for m in messages(session)
+               if m.request_id == request_of(session, "A1").id and m.stage != "request")
+    a1 = request_of(session, "A1")
+    clock.advance(a1.due_date - clock.now().date() + timedelta(days=1))
+    run_days(app, clock, 2)  # the follow-up after the due date, to primary + escalation
+    follow = [m for m in messages(session) if m.stage == "follow_up"
+              and m.request_id == a1.id]
+    assert len(follow) == 1 and follow[0].to_addresses == ["pat@a1.example", "boss@a1.example"]
+    run_days(app, clock, 20)  # the senior notice is due but waits for a person
+    a1 = request_of(session, "A1")
+    assert a1.awaiting_approval == "senior_notice" and a1.next_action_at is None
+    assert not [m for m in messages(session) if m.stage == "senior_notice"]
+    waiting = request_of(session, "A1")
+    with tx(session):
+        approvals.approve(session, clock, waiting, actor="cli:ann",
+                          reason="checked with procurement")
+    tick_once(app)
+    [notice] = [m for m in messages(session) if m.stage == "senior_notice"
+                and m.request_id == a1.id]
+    assert "cpo@company.example" in notice.cc_addresses or "cpo@company.example" in (
+        notice.to_addresses)
+    assert "Alex Morgan" in notice.body_text
+
+
+def test_an_accepted_request_gets_nothing_more(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    start(app, session, clock, tmp_path)
+    tick_once(app)
+    b2 = request_of(session, "B2")
+    with tx(session):
+        b2.state, b2.next_action_at = RequestState.ACCEPTED, None
+    run_days(app, clock, 40)
+    assert [m.stage for m in messages(session) if m.request_id == b2.id] == ["request"]
+
+
+def test_queued_requests_are_delivered_with_a_readable_workbook(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    start(app, session, clock, tmp_path)
+    tick_once(app)
+    assert deliver_once(app)["sent"] == 2  # the embedded default: files in the outbox folder
+    files = sorted(app.settings.outbox_dir.glob("*.eml"))
+    assert len(files) == 2
+    received = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert received["Auto-Submitted"] == "auto-generated"
+    [attachment] = list(received.iter_attachments())
+    result = validate(attachment.get_content())
+    assert (result.template, result.version, result.required_missing) == ("CMRT", "6.5", 52)
+    assert {m.status for m in messages(session)} == {"sent"}
