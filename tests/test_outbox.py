@@ -122,3 +122,17 @@ def test_queued_requests_are_delivered_with_a_readable_workbook(
     result = validate(attachment.get_content())
     assert (result.template, result.version, result.required_missing) == ("CMRT", "6.5", 52)
     assert {m.status for m in messages(session)} == {"sent"}
+
+
+def test_the_next_stage_counts_from_the_real_send(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    start(app, session, clock, tmp_path)
+    tick_once(app)
+    decided = request_of(session, "A1").stage_sent_at
+    clock.advance(timedelta(hours=5))  # the limits held the request back five hours
+    deliver_once(app)
+    a1 = request_of(session, "A1")
+    assert decided is not None and a1.stage_sent_at == decided + timedelta(hours=5)
+    assert a1.next_action_at == clock.now()  # re-planned from the real send
+    tick_once(app)
+    assert request_of(session, "A1").next_action_at > clock.now()  # type: ignore[operator]

@@ -39,7 +39,13 @@ from outreach.core.delivery_limits import DeliveryLimits, SendHistory, earliest_
 from outreach.core.enums import ContactStatus
 from outreach.db.audit import record_event
 from outreach.db.engine import transaction
-from outreach.db.models import Contact, DeliveryAttempt, OutboundMessage, RecipientSend
+from outreach.db.models import (
+    Contact,
+    DeliveryAttempt,
+    OutboundMessage,
+    RecipientSend,
+    Request,
+)
 from outreach.errors import InvalidInput, InvalidState, NotFound
 from outreach.mail.compose import Attachment, Mailbox, Outgoing, compose, recipients
 from outreach.mail.transport import Envelope, SendResult, Transport
@@ -266,6 +272,7 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
             report.partial += 1
         else:
             report.sent += 1
+        _stage_sent(session, message, now)
         record_event(session, clock, actor=SYSTEM, kind="message.sent",
                      request_id=message.request_id, message_id=message.message_id,
                      stage=message.stage, repeat=message.repeat, refused=list(result.refused))
@@ -308,6 +315,20 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
     _fail(session, clock, message, result.detail)
     report.failed += 1
     return False
+
+
+def _stage_sent(session: Session, message: OutboundMessage, at: datetime) -> None:
+    """The ladder times the next stage from when this one actually left (not when it was
+    decided): a message the limits held back pushes the following stage back with it."""
+    if message.request_id is None or message.stage is None:
+        return
+    request = session.get(Request, message.request_id)
+    if (request is not None and request.stage == message.stage
+            and request.stage_repeat == message.repeat
+            and (request.stage_sent_at is None or request.stage_sent_at < at)):
+        request.stage_sent_at = at
+        if request.next_action_at is not None:
+            request.next_action_at = min(request.next_action_at, at)  # re-plan from the send
 
 
 def recipients_of(message: OutboundMessage) -> list[str]:
