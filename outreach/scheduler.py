@@ -19,7 +19,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from outreach.bootstrap import App
-from outreach.db.engine import transaction
+from outreach.db.engine import write_transaction
 from outreach.mail.transport import open_transport
 from outreach.services.delivery import deliver_due
 from outreach.services.tick import tick
@@ -43,7 +43,7 @@ def _job(name: str, app: App, fn: Callable[[App], dict[str, int]]) -> Callable[[
 def tick_once(app: App) -> dict[str, int]:
     templates = app.templates()
     templates.refresh()
-    with transaction(app.sessions) as session:
+    with write_transaction(app.sessions) as session:
         return tick(session, app.clock, settings=app.settings, templates=templates).as_dict()
 
 

@@ -136,3 +136,57 @@ def test_the_next_stage_counts_from_the_real_send(
     assert a1.next_action_at == clock.now()  # re-planned from the real send
     tick_once(app)
     assert request_of(session, "A1").next_action_at > clock.now()  # type: ignore[operator]
+
+
+def test_two_services_on_one_database_never_decide_or_send_a_stage_twice(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    import threading
+
+    from outreach.bootstrap import build
+
+    with tx(session):
+        import_lines(session, clock, tmp_path / "s.csv",
+                     [supplier_line(f"S{i:03}") for i in range(60)])
+        running_campaign(session, clock)
+    other = build(app.settings, clock=clock, check_schema=False)
+    try:
+        for job in (tick_once, deliver_once):
+            barrier = threading.Barrier(2)
+            errors: list[BaseException] = []
+
+            def run(target: App, job=job, barrier=barrier, errors=errors) -> None:
+                barrier.wait()
+                try:
+                    job(target)
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=run, args=(a,)) for a in (app, other)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+            assert not errors, errors
+    finally:
+        other.close()
+    rows = messages(session)
+    assert len(rows) == 60 and len({m.request_id for m in rows}) == 60
+    sent = [m for m in rows if m.status == "sent"]
+    files = list(app.settings.outbox_dir.glob("*.eml"))
+    # one delivery turn at a time: the 30/minute account limit holds across both services
+    assert len(files) == len(sent) == 30
+    clock.advance(timedelta(minutes=1))
+    second = other_app(app, clock)
+    try:
+        deliver_once(second)
+    finally:
+        second.close()
+    deliver_once(app)
+    assert len(list(app.settings.outbox_dir.glob("*.eml"))) == 60
+    assert {m.status for m in messages(session)} == {"sent"}
+
+
+def other_app(app: App, clock: FixedClock) -> App:
+    from outreach.bootstrap import build
+
+    return build(app.settings, clock=clock, check_schema=False)

@@ -11,6 +11,7 @@ Create Date: 2026-12-08 00:00:00
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -31,9 +32,18 @@ def upgrade() -> None:
     sa.Column('paused_by', sa.String(length=200), nullable=True),
     sa.Column('paused_at', outreach.db.types.UTCDateTime(), nullable=True),
     sa.Column('connection_failures', sa.Integer(), nullable=False),
+    sa.Column('lease_owner', sa.String(length=120), nullable=True),
+    sa.Column('lease_until', outreach.db.types.UTCDateTime(), nullable=True),
     sa.Column('updated_at', outreach.db.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_state'))
     )
+    # the one row delivery reads (created here so two services never race to insert it)
+    op.bulk_insert(sa.table('delivery_state', sa.column('id', sa.Integer),
+                            sa.column('paused', sa.Boolean),
+                            sa.column('connection_failures', sa.Integer),
+                            sa.column('updated_at', outreach.db.types.UTCDateTime())),
+                   [{'id': 1, 'paused': False, 'connection_failures': 0,
+                     'updated_at': datetime(2026, 12, 8, tzinfo=UTC)}])
     op.create_table('approvals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),

@@ -17,6 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+#: execution option asking SQLite for ``BEGIN IMMEDIATE``
+IMMEDIATE = "outreach_sqlite_immediate"
+
 
 def make_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False) -> Engine:
     parsed = make_url(url)
@@ -49,7 +52,13 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A write transaction (``write_transaction``) takes the write lock when it starts:
+        # two processes that read then write (two ticks, a tick and a delivery pass) then
+        # queue on the busy timeout, instead of one failing at once with "database is
+        # locked" when it writes on a snapshot the other has changed. Others stay deferred,
+        # so a session that only reads never blocks a writer.
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -60,4 +69,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that will write after reading (the service's jobs): on SQLite it
+    holds the write lock from its start (``BEGIN IMMEDIATE``); elsewhere the same as
+    ``transaction``."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={IMMEDIATE: True})
         yield session

@@ -243,6 +243,9 @@ class DeliveryState(SQLModel, table=True):
     paused_at: datetime | None = _when(nullable=True)
     #: connection failures in a row (reset by any success); too many open the circuit
     connection_failures: int = Field(default=0, nullable=False)
+    #: one delivery pass at a time across processes, so the account limits hold exactly
+    lease_owner: str | None = Field(default=None, sa_type=String(120))
+    lease_until: datetime | None = _when(nullable=True)
     updated_at: datetime = _when()
 
 

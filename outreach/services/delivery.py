@@ -6,7 +6,9 @@ One pass (``deliver_due``), run by ``outreach run`` on a schedule and by ``outre
    a worker died; the server may or may not have taken it. It is marked ``uncertain`` and
    never re-sent by itself (a person checks and runs ``outreach deliver --retry``): a
    supplier must not get the same letter twice.
-2. **Claim** due messages with a lease, in one UPDATE (``FOR UPDATE SKIP LOCKED`` on
+2. **Take the turn**: one delivery pass at a time across all processes (a lease on the
+   delivery-state row), so the account limits hold exactly however many services run.
+   **Claim** due messages with a lease, in one UPDATE (``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL; on SQLite the statement itself holds the write lock), answers to suppliers
    and digests first (``priority``), so two processes never take the same message.
 3. **Send** each over one reused connection, with no transaction open during network I/O:
@@ -38,10 +40,11 @@ from outreach.core.clock import Clock
 from outreach.core.delivery_limits import DeliveryLimits, SendHistory, earliest_send
 from outreach.core.enums import ContactStatus
 from outreach.db.audit import record_event
-from outreach.db.engine import transaction
+from outreach.db.engine import write_transaction as transaction
 from outreach.db.models import (
     Contact,
     DeliveryAttempt,
+    DeliveryState,
     OutboundMessage,
     RecipientSend,
     Request,
@@ -89,6 +92,8 @@ class DeliveryReport:
     deferred: int = 0
     uncertain: int = 0
     paused: str | None = None
+    #: another process held the delivery turn; this pass did nothing
+    busy: bool = False
     details: list[str] = field(default_factory=list)
 
     @property
@@ -112,8 +117,13 @@ def deliver_due(sessions: sessionmaker[Session], clock: Clock, transport: Transp
             report.paused = state.reason
             return report
         claim = f"{worker_name()}:{uuid.uuid4().hex[:8]}"
+        if not _take_turn(session, clock, config, claim):
+            report.busy = True  # another process is delivering; the limits stay exact
+            return report
         ids = _claim(session, clock, config, claim, limit or config.batch_size)
     if not ids:
+        with transaction(sessions) as session:
+            _release(session, claim)
         return report
     with transaction(sessions) as session:
         history = _history(session, clock, config.limits(), ids)
@@ -160,9 +170,27 @@ def _claim(session: Session, clock: Clock, config: DeliverySettings, claim: str,
                                        col(OutboundMessage.id))).all())
 
 
+def _take_turn(session: Session, clock: Clock, config: DeliverySettings, claim: str) -> bool:
+    """Hold the delivery turn (one pass at a time, every process) for a lease period."""
+    now = clock.now()
+    taken = session.exec(update(DeliveryState)  # type: ignore[call-overload]
+                         .where(DeliveryState.id == 1)
+                         .where(or_(col(DeliveryState.lease_until).is_(None),
+                                    col(DeliveryState.lease_until) < now,
+                                    DeliveryState.lease_owner == claim))
+                         .values(lease_owner=claim,
+                                 lease_until=now + timedelta(seconds=config.lease_seconds))
+                         .execution_options(synchronize_session=False))
+    return bool(taken.rowcount)
+
+
 def _release(session: Session, claim: str) -> None:
     session.exec(update(OutboundMessage)  # type: ignore[call-overload]
                  .where(OutboundMessage.lease_owner == claim)
+                 .values(lease_until=None, lease_owner=None)
+                 .execution_options(synchronize_session=False))
+    session.exec(update(DeliveryState)  # type: ignore[call-overload]
+                 .where(DeliveryState.lease_owner == claim)
                  .values(lease_until=None, lease_owner=None)
                  .execution_options(synchronize_session=False))
 
@@ -252,6 +280,7 @@ def _deliver_one(sessions: sessionmaker[Session], clock: Clock, settings: Settin
         now = clock.now()
         attempt.finished_at, attempt.outcome = now, str(result.status)
         attempt.smtp_code, attempt.detail = result.code, result.detail
+        _take_turn(session, clock, config, claim)  # renew the turn for the next message
         return _record(session, clock, config, message, result, history, report)
 
 
