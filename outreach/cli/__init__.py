@@ -23,6 +23,7 @@ from outreach.cli import (
     db,
     demo,
     request,
+    schedule,
     service,
     smelter,
     status,
@@ -78,6 +79,7 @@ app.add_typer(campaign.app, name="campaign")
 app.add_typer(request.app, name="request")
 app.add_typer(smelter.app, name="smelter")
 app.add_typer(template.app, name="template")
+app.add_typer(schedule.app, name="schedule")
 app.add_typer(approval.delivery_app, name="delivery")
 app.command("approve")(approval.approve)
 app.command("status")(status.status)

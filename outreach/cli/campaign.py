@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlmodel import select
@@ -10,10 +10,13 @@ from sqlmodel import select
 from outreach.cli.context import state
 from outreach.cli.dates import parse_date
 from outreach.cli.output import out, print_json, table, when
+from outreach.cli.schedule import stage_label
 from outreach.core.enums import RequestState, TemplateFamily
 from outreach.core.ladder import Ladder
 from outreach.db.models import Campaign, Request, Supplier
 from outreach.services import campaigns as svc
+from outreach.services import schedule as schedule_svc
+from outreach.services.schedule import LadderPreview, Schedule, ScheduleRow
 
 app = typer.Typer(help="Create, start, pause, resume, close and inspect campaigns.",
                   no_args_is_help=True)
@@ -171,3 +174,84 @@ def show(
          for r, s in shown),
         caption=caption,
     ))
+
+
+@app.command("update-ladder")
+def update_ladder(
+    ctx: typer.Context,
+    campaign_ref: Annotated[str | None, typer.Option(
+        "--campaign", "-c", help="Campaign name or id [default: the only open campaign]")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only show how the schedule would change")] = False,
+    reason: ReasonOption = None,
+    days: Annotated[int, typer.Option("--days", min=1,
+                                      help="How far ahead the dry run compares")] = 30,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a running campaign's frozen ladder with the configured one ([ladder])."""
+    cli = state(ctx)
+    settings = cli.settings()
+    new = Ladder.model_validate(settings.ladder)
+    with cli.unit_of_work() as session:
+        campaign = svc.get_campaign(session, campaign_ref)
+        if dry_run:
+            preview = schedule_svc.preview_ladder_update(session, cli.app().clock, settings,
+                                                         campaign, new, days=days)
+        else:
+            done = svc.update_ladder(session, cli.app().clock, campaign, new, actor=cli.actor,
+                                     reason=reason)
+    if dry_run:
+        _print_ladder_preview(preview, settings.campaign.time_zone, days, as_json)
+        return
+    if as_json:
+        print_json({"campaign": campaign.name, "changes": done.changes,
+                    "replanned": done.replanned})
+        return
+    out().print(f"campaign {campaign.name!r}: ladder updated ({_describe(done.changes)}); "
+                f"{done.replanned} open request(s) re-plan on the next tick", highlight=False,
+                markup=False)
+
+
+def _describe(changes: dict[str, Any]) -> str:
+    parts = [f"{key} {', '.join(changes[key])}" for key in ("added", "removed")
+             if changes.get(key)]
+    for stage, fields in changes.get("changed", {}).items():
+        parts.append(f"{stage}: " + ", ".join(f"{k} {a} → {b}" for k, (a, b) in fields.items()))
+    parts += [f"{k} {a} → {b}" for k, (a, b) in changes.get("settings", {}).items()]
+    if changes.get("reordered"):
+        parts.append("stages reordered")
+    return "; ".join(parts) or "no change"
+
+
+def _print_ladder_preview(preview: LadderPreview, tz: str, days: int, as_json: bool) -> None:
+    if as_json:
+        print_json(preview.as_json())
+        return
+
+    def step(row: ScheduleRow | None, schedule: Schedule) -> str:
+        if row is None:
+            return "nothing"
+        waits = " (awaits approval)" if row.kind == "awaits_approval" else ""
+        return f"{stage_label(schedule, row)} {when(row.at, tz)}{waits}"
+
+    console = out()
+    console.print(f"[bold]{preview.before.campaign}[/]: the configured ladder would change "
+                  f"{_describe(preview.changes)}", highlight=False)
+    console.print(table(
+        f"the next {days} days, before → after", ["stage", "rows", "first", "last"],
+        ([s.stage + ("" if s.changed else " (unchanged)"), f"{s.before} → {s.after}",
+          f"{when(s.before_first, tz) or '-'} → {when(s.after_first, tz) or '-'}",
+          f"{when(s.before_last, tz) or '-'} → {when(s.after_last, tz) or '-'}"]
+         for s in preview.stages)))
+    steps = preview.next_steps
+    console.print(f"{len(steps)} request(s) whose next step changes", highlight=False)
+    if steps:
+        console.print(table(None, ["supplier", "before", "after"],
+                            ([n.supplier_code, step(n.before, preview.before),
+                              step(n.after, preview.after)]
+                             for n in steps[:50]),
+                            caption=None if len(steps) <= 50 else
+                            f"{len(steps) - 50} more: --json lists all"))
+    console.print("dry run: nothing was changed; assumes "
+                  + "; ".join(preview.before.assumptions), highlight=False, markup=False)

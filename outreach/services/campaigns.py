@@ -168,3 +168,100 @@ def request_counts(session: Session, campaign_id: int) -> Counter[str]:
         .group_by(Request.state)
     ).all()
     return Counter({str(state): int(n) for state, n in rows})
+
+
+# --------------------------------------------------------------------------- ladder update
+
+
+@dataclass(frozen=True)
+class LadderUpdate:
+    campaign: Campaign
+    previous: Ladder
+    ladder: Ladder
+    changes: dict[str, Any]
+    #: open requests whose next_action_at was set to now (the next tick re-plans them)
+    replanned: int
+
+
+def ladder_changes(old: Ladder, new: Ladder) -> dict[str, Any]:
+    """What differs between two ladders: stages added/removed, fields changed per stage."""
+    old_names = [s.name for s in old.stages]
+    new_names = [s.name for s in new.stages]
+    changed: dict[str, dict[str, list[Any]]] = {}
+    for stage in new.stages:
+        if stage.name not in old_names:
+            continue
+        before = old.stage(stage.name).model_dump(mode="json")
+        after = stage.model_dump(mode="json")
+        diff = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+        if diff:
+            changed[stage.name] = diff
+    wide_old = old.model_dump(mode="json", exclude={"stages"})
+    wide_new = new.model_dump(mode="json", exclude={"stages"})
+    return {
+        "added": [n for n in new_names if n not in old_names],
+        "removed": [n for n in old_names if n not in new_names],
+        "reordered": [n for n in old_names if n in new_names] != [
+            n for n in new_names if n in old_names],
+        "changed": changed,
+        "settings": {k: [wide_old.get(k), v] for k, v in wide_new.items()
+                     if wide_old.get(k) != v},
+    }
+
+
+def check_ladder_update(session: Session, campaign: Campaign, new: Ladder) -> Ladder:
+    """Refuse an update that cannot apply; return the campaign's current (frozen) ladder."""
+    if campaign.state != CampaignState.RUNNING or campaign.ladder is None:
+        hint = ("a draft campaign freezes the configured ladder when it starts"
+                if campaign.state == CampaignState.DRAFT else
+                "resume it first" if campaign.state == CampaignState.PAUSED else
+                "a closed campaign sends nothing more")
+        raise InvalidState(f"campaign {campaign.name!r} is {campaign.state}: only a running "
+                           f"campaign's ladder can be updated ({hint})")
+    old = Ladder.model_validate(campaign.ladder)
+    names = {s.name for s in new.stages}
+    rows = session.exec(
+        select(Request.stage, Request.awaiting_approval, Supplier.code)
+        .join(Supplier, Supplier.id == Request.supplier_id)
+        .where(Request.campaign_id == campaign.id,
+               Request.state.in_(ACTIVE_REQUEST_STATES))  # type: ignore[attr-defined]
+        .order_by(Supplier.code)
+    ).all()
+    in_use: dict[str, list[str]] = {}
+    for stage, waiting, code in rows:
+        for name in {stage, waiting} - {None}:
+            if name not in names:
+                in_use.setdefault(str(name), []).append(code)
+    if in_use:
+        name, codes = sorted(in_use.items())[0]
+        others = "".join(f"; stage {n!r} too ({len(c)})" for n, c in sorted(in_use.items())[1:])
+        raise InvalidState(
+            f"the configured ladder drops stage {name!r}, but {len(codes)} open request(s) of "
+            f"campaign {campaign.name!r} are at it (e.g. supplier {codes[0]}){others}: keep the "
+            "stage in [ladder] so they know where they stand, then update again")
+    if old == new:
+        raise InvalidInput(f"campaign {campaign.name!r} already runs the configured ladder: "
+                           "nothing to update (edit [ladder] in the config first)")
+    return old
+
+
+def update_ladder(session: Session, clock: Clock, campaign: Campaign, new: Ladder, *,
+                  actor: str, reason: str | None) -> LadderUpdate:
+    """Replace a running campaign's frozen ladder; its open requests re-plan on the next tick."""
+    if not reason or not reason.strip():
+        raise InvalidInput("say why with --reason: it goes into the audit trail "
+                           "(update the ladder)")
+    old = check_ladder_update(session, campaign, new)
+    changes = ladder_changes(old, new)
+    now = clock.now()
+    campaign.ladder = new.model_dump(mode="json")
+    waiting = session.exec(select(Request).where(Request.campaign_id == campaign.id,
+                                                 Request.state == RequestState.OPEN)).all()
+    for request in waiting:  # the convention: a schedule change re-plans at the next tick
+        request.next_action_at = request.updated_at = now
+    record_event(session, clock, actor=actor, kind="campaign.ladder_updated",
+                 reason=reason.strip(), campaign_id=campaign.id, replanned=len(waiting),
+                 stages_before=[s.name for s in old.stages],
+                 stages_after=[s.name for s in new.stages], changes=changes)
+    log.info("campaign.ladder_updated", campaign=campaign.name, replanned=len(waiting))
+    return LadderUpdate(campaign, old, new, changes, len(waiting))

@@ -90,7 +90,7 @@ def plan_request(session: Session, clock: Clock, settings: Settings, store: Temp
     supplier = session.get(Supplier, request.supplier_id)
     assert campaign is not None and supplier is not None and campaign.ladder is not None
     ladder = Ladder.model_validate(campaign.ladder)
-    decision = decide(_view(session, request, campaign, supplier, settings), ladder, now)
+    decision = decide(request_view(session, request, campaign, supplier, settings), ladder, now)
     for action in decision.actions:
         if isinstance(action, Send):
             if not _queue(session, clock, settings, store, request, campaign, supplier,
@@ -116,8 +116,8 @@ def plan_request(session: Session, clock: Clock, settings: Settings, store: Temp
     request.updated_at = now
 
 
-def _view(session: Session, request: Request, campaign: Campaign, supplier: Supplier,
-          settings: Settings) -> RequestView:
+def request_view(session: Session, request: Request, campaign: Campaign, supplier: Supplier,
+                 settings: Settings) -> RequestView:
     sent = {}
     if request.stage and request.stage_sent_at:
         sent[request.stage] = StageSent(max(request.stage_repeat, 1), request.stage_sent_at)
@@ -135,8 +135,8 @@ def _queue(session: Session, clock: Clock, settings: Settings, store: TemplateSt
            repeat: int) -> bool:
     contacts = list(session.exec(select(Contact).where(Contact.supplier_id == supplier.id)
                                  .order_by(col(Contact.id))).all())
-    to = _addresses(stage.to, contacts, supplier, settings)
-    cc = [a for a in _addresses(stage.cc, contacts, supplier, settings) if a not in to]
+    to = stage_addresses(stage.to, contacts, supplier, settings)
+    cc = [a for a in stage_addresses(stage.cc, contacts, supplier, settings) if a not in to]
     if not to:
         _event(session, clock, request, "request.no_address",
                f"no usable address for stage {stage.name} (roles {', '.join(stage.to)}): "
@@ -188,8 +188,8 @@ def _thread_root(session: Session, request: Request) -> str | None:
                         .order_by(col(OutboundMessage.id)).limit(1)).first()
 
 
-def _addresses(roles: tuple[str, ...], contacts: list[Contact], supplier: Supplier,
-               settings: Settings) -> list[str]:
+def stage_addresses(roles: tuple[str, ...], contacts: list[Contact], supplier: Supplier,
+                    settings: Settings) -> list[str]:
     found: list[str] = []
     for role in roles:
         if role == "compliance":
