@@ -19,6 +19,7 @@ from outreach.core.ladder import Ladder
 from outreach.db.engine import make_engine, session_factory
 from outreach.db.migrate import require_current_schema
 from outreach.logs import configure_logging
+from outreach.mail.blank_template import blank_template
 from outreach.mail.template_context import company_info
 from outreach.mail.template_store import TemplateStore
 from outreach.resources import resource_dir
@@ -44,8 +45,11 @@ class App:
     _templates: TemplateStore | None = field(default=None, repr=False)
 
     def templates(self) -> TemplateStore:
-        """The e-mail templates, checked once at first use, reloaded when edited."""
+        """The e-mail templates, checked once at first use, reloaded when edited; the blank
+        RMI template the request attaches is prepared then too (a missing one fails now,
+        not at the first send)."""
         if self._templates is None:
+            blank_template(str(self.settings.campaign.template_family))
             self._templates = TemplateStore(
                 resource_dir("templates") / "email",
                 ladder=Ladder.model_validate(self.settings.ladder),

@@ -190,3 +190,23 @@ def other_app(app: App, clock: FixedClock) -> App:
     from outreach.bootstrap import build
 
     return build(app.settings, clock=clock, check_schema=False)
+
+
+def test_a_request_that_cannot_be_planned_is_skipped_and_the_rest_go(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path, monkeypatch) -> None:
+    import outreach.services.outbox as outbox
+
+    start(app, session, clock, tmp_path)
+    real = outbox.message_context
+
+    def failing_for_b2(**kwargs: object):  # e.g. an admin's template broken for one case
+        if kwargs["supplier"].code == "B2":  # type: ignore[attr-defined]
+            raise RuntimeError("template exploded")
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "message_context", failing_for_b2)
+    result = tick_once(app)
+    assert (result["queued"], result["failed"]) == (1, 1)
+    assert [m.request_id for m in messages(session)] == [request_of(session, "A1").id]
+    monkeypatch.undo()
+    assert tick_once(app)["queued"] == 1  # retried next tick, now that it works

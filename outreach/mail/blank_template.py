@@ -29,10 +29,12 @@ class BlankTemplate:
     version: str
     data: bytes
     source: Path
+    #: sha256 of ``data``, computed once (the outbox stores the file by it for every request)
+    sha256: str = ""
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
 
     def filename_for(self, supplier_code: str) -> str:
         """``RMI_CMRT_6.5_SZ-0042.xlsx``: the supplier's code in the name it saves under."""

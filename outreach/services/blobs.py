@@ -24,12 +24,15 @@ def blob_path(root: Path, sha256: str) -> Path:
     return root / sha256[:2] / f"{sha256}.bin"
 
 
-def put_blob(root: Path, data: bytes) -> str:
-    """Store ``data`` (once) and return its sha256."""
-    digest = hashlib.sha256(data).hexdigest()
+def put_blob(root: Path, data: bytes, sha256: str | None = None) -> str:
+    """Store ``data`` (once) and return its sha256 (pass it when known: no re-hashing when
+    the file is already stored, as for the blank template attached to every request)."""
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     target = blob_path(root, digest)
     if target.exists():
         return digest
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError("the data does not have the sha256 given")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
     try:

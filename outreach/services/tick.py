@@ -20,7 +20,7 @@ from outreach.core.enums import CampaignState, RequestState
 from outreach.db.audit import record_event
 from outreach.db.models import Campaign, Request
 from outreach.mail.template_store import TemplateStore
-from outreach.services.outbox import PlanReport, due_requests, plan_request
+from outreach.services.outbox import PlanCache, PlanReport, due_requests, plan_request
 from outreach.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -74,12 +74,41 @@ def tick(session: Session, clock: Clock, *, settings: Settings | None = None,
     resumed = resume_expired_pauses(session, clock)
     planned, failed = PlanReport(), 0
     if settings is not None and templates is not None:
-        for request_id in due_requests(session, clock, limit):
-            try:
-                with session.begin_nested():
-                    plan_request(session, clock, settings, templates, request_id, planned)
-            except Exception as exc:
-                failed += 1
-                log.exception("request.plan_failed", request=request_id,
-                              error=f"{type(exc).__name__}: {exc}")
+        due = due_requests(session, clock, limit)
+        for start in range(0, len(due), CHUNK):
+            chunk = due[start:start + CHUNK]
+            failed += _plan_chunk(session, clock, settings, templates, chunk, planned)
     return TickReport(resumed, planned, failed)
+
+
+#: requests decided under one savepoint; a chunk that fails is redone one by one
+CHUNK = 250
+
+
+def _plan_chunk(session: Session, clock: Clock, settings: Settings, templates: TemplateStore,
+                chunk: list[int], planned: PlanReport) -> int:
+    """Plan a chunk in one savepoint; if anything in it fails, redo it request by request so
+    only the failing ones are skipped (logged, retried next tick). Returns the failures."""
+    try:
+        with session.begin_nested():
+            cache = PlanCache.load(session, chunk)
+            partial = PlanReport()
+            for request_id in chunk:
+                plan_request(session, clock, settings, templates, request_id, partial, cache)
+            cache.write(session, clock)
+        planned.add(partial)
+        return 0
+    except Exception:
+        session.expire_all()
+    failed = 0
+    for request_id in chunk:
+        try:
+            with session.begin_nested():
+                one = PlanReport()
+                plan_request(session, clock, settings, templates, request_id, one)
+            planned.add(one)
+        except Exception as exc:
+            failed += 1
+            log.exception("request.plan_failed", request=request_id,
+                          error=f"{type(exc).__name__}: {exc}")
+    return failed
