@@ -57,6 +57,8 @@ def check(
         f"{'business ' if s['business_days'] else ''}days after {s['relative_to']}"
         f"{', x' + str(s['repeat']) if s['repeat'] > 1 else ''}"
         f"{', needs approval' if s['requires_approval'] else ''}"
+        + (f"; to {', '.join(s['to'])}{'; cc ' + ', '.join(s['cc']) if s['cc'] else ''}"
+           if s["template"] else "")
         for i, s in enumerate(ladder["stages"], start=1)
     )
     tomllib.loads(text.replace('""  # unset', '""'))  # what we print must itself be valid TOML
@@ -64,4 +66,7 @@ def check(
     console.print(f"# configuration is valid\n# config file: {source}\n"
                   f"# database: {info['database_url']}", highlight=False, markup=False)
     console.print(Syntax(text, "toml", background_color="default"))
-    console.print(f"\n# escalation ladder\n{stages}", highlight=False, markup=False)
+    console.print(f"\n# escalation ladder (messages leave at {ladder['send_hour']}:00 the "
+                  f"supplier's time; after a rejected workbook the ladder waits "
+                  f"{ladder['rejection_grace_days']} days)\n{stages}",
+                  highlight=False, markup=False)
