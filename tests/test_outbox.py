@@ -210,3 +210,37 @@ def test_a_request_that_cannot_be_planned_is_skipped_and_the_rest_go(
     assert [m.request_id for m in messages(session)] == [request_of(session, "A1").id]
     monkeypatch.undo()
     assert tick_once(app)["queued"] == 1  # retried next tick, now that it works
+
+
+def test_a_season_through_a_real_mail_server(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path,
+        smtp_server, mailboxes) -> None:
+    """Request and reminder leave through aiosmtpd into Dovecot, threaded, attachment intact."""
+    from outreach.bootstrap import build
+    from tests.test_delivery import smtp_settings
+
+    # Dovecot delivers by local part; the supplier file refuses reserved domains like .test
+    address = f"{mailboxes.supplier.login}@c3-supplier.example"
+    with tx(session):
+        import_lines(session, clock, tmp_path / "s.csv",
+                     [supplier_line("C3", contacts=f"primary: Sam Roe <{address}>")])
+        running_campaign(session, clock)
+    live = build(smtp_settings(app.settings, smtp_server, mailboxes), clock=clock,
+                 check_schema=False)
+    try:
+        tick_once(live)
+        assert deliver_once(live)["sent"] == 1
+        run_days(live, clock, 16)  # ten business days later the reminder is decided
+        assert deliver_once(live)["sent"] == 1
+    finally:
+        live.close()
+    first, second = (message_from_bytes(raw, policy=policy.default)
+                     for raw in mailboxes.inbox(mailboxes.supplier))
+    assert "Sam" in first.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    [attachment] = list(first.iter_attachments())
+    assert attachment.get_filename() == "RMI_CMRT_6.5_C3.xlsx"
+    assert validate(attachment.get_content()).required_missing == 52
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert second["Reply-To"].addresses[0].addr_spec == first["Reply-To"].addresses[0].addr_spec
+    token = request_of(session, "C3").reply_token
+    assert token in str(first["Subject"]) and token in str(second["Subject"])
