@@ -201,3 +201,17 @@ def test_approve_and_delivery_commands(cli, tmp_path: Path) -> None:
     code, out, _ = cli("delivery", "status")
     assert "delivery paused" in out and "maintenance" in out
     assert cli("delivery", "resume")[0] == 0
+
+
+def test_status_says_what_needs_a_person(cli, tmp_path: Path) -> None:
+    suppliers = tmp_path / "suppliers.csv"
+    suppliers.write_text(HEADER + "\n" + supplier_line("A1") + "\n", encoding="utf-8")
+    assert cli("db", "upgrade")[0] == 0
+    assert cli("supplier", "import", str(suppliers))[0] == 0
+    assert cli("delivery", "pause", "--reason", "server maintenance")[0] == 0
+    code, out, _ = cli("status")
+    assert code == 0 and "delivery paused: server maintenance" in out
+    code, out, _ = cli("status", "--json")
+    assert json.loads(out)["attention"] == {"delivery_paused": "server maintenance",
+                                            "awaiting_approval": 0, "uncertain": 0,
+                                            "failed": 0, "queued": 0}
