@@ -226,3 +226,23 @@ def test_cron_deliver_through_the_local_transport(app: App, session: Session,
     assert deliver_once(app)["sent"] == 1
     [written] = list(app.settings.outbox_dir.glob("*.eml"))
     assert b"Please send the CMRT." in written.read_bytes()
+
+
+def test_recipients_put_off_with_4xx_get_the_letter_later_in_a_message_of_their_own(
+        app: App, session: Session, clock: FixedClock, smtp_server: SmtpServer,
+        mailboxes: Mailboxes) -> None:
+    settings = smtp_settings(app.settings, smtp_server, mailboxes, retry_base_seconds=60.0)
+    smtp_server.faults.rcpt_refusals = {"later@supplier.example": 451}
+    original = queue(session, clock, settings, "r1:request:1",
+                     [mailboxes.supplier.address, "later@supplier.example"])
+    assert svc.deliver_due(app.sessions, clock, transport_for(settings), settings).partial == 1
+    fresh(session)
+    copy = session.exec(select(OutboundMessage).where(
+        OutboundMessage.id != original.id)).one()
+    assert copy.to_addresses == ["later@supplier.example"]
+    assert copy.in_reply_to == original.message_id and copy.message_id != original.message_id
+    assert copy.next_attempt_at == clock.now() + timedelta(seconds=60)
+    smtp_server.faults.rcpt_refusals = {}
+    clock.advance(timedelta(seconds=60))
+    assert svc.deliver_due(app.sessions, clock, transport_for(settings), settings).sent == 1
+    assert smtp_server.messages[-1].rcpt_tos == ("later@supplier.example",)

@@ -50,7 +50,14 @@ from outreach.db.models import (
     Request,
 )
 from outreach.errors import InvalidInput, InvalidState, NotFound
-from outreach.mail.compose import Attachment, Mailbox, Outgoing, compose, recipients
+from outreach.mail.compose import (
+    Attachment,
+    Mailbox,
+    Outgoing,
+    compose,
+    message_id_for,
+    recipients,
+)
 from outreach.mail.transport import Envelope, SendResult, Transport
 from outreach.services import delivery_state
 from outreach.services.blobs import get_blob
@@ -298,9 +305,12 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
         history.add(now, reached)
         if result.refused:
             _bounced(session, clock, message, result.refused)
+        if result.refused or result.deferred:
             report.partial += 1
         else:
             report.sent += 1
+        if result.deferred:
+            _requeue_deferred(session, clock, config, message, result.deferred)
         _stage_sent(session, message, now)
         record_event(session, clock, actor=SYSTEM, kind="message.sent",
                      request_id=message.request_id, message_id=message.message_id,
@@ -344,6 +354,36 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
     _fail(session, clock, message, result.detail)
     report.failed += 1
     return False
+
+
+def _requeue_deferred(session: Session, clock: Clock, config: DeliverySettings,
+                      message: OutboundMessage, deferred: Iterable[str]) -> None:
+    """Recipients the server put off (4xx at RCPT) get the same letter in a message of their
+    own, queued after the usual retry delay; the others already have it."""
+    addresses = {a.lower() for a in deferred}
+    number = 1 + len(session.exec(select(OutboundMessage.id).where(
+        col(OutboundMessage.idempotency_key).startswith(f"{message.idempotency_key}:deferred:"))
+    ).all())
+    key = f"{message.idempotency_key}:deferred:{number}"
+    domain = message.message_id.rsplit("@", 1)[-1].rstrip(">")
+    copy = OutboundMessage(**{
+        **message.model_dump(exclude={"id", "status", "attempts", "next_attempt_at",
+                                      "lease_until", "lease_owner", "last_error", "sent_at",
+                                      "to_addresses", "cc_addresses", "idempotency_key",
+                                      "message_id", "in_reply_to"}),
+        "idempotency_key": key, "message_id": message_id_for(key, domain),
+        "in_reply_to": message.in_reply_to or message.message_id,
+        "to_addresses": [a for a in message.to_addresses if a.lower() in addresses],
+        "cc_addresses": [a for a in message.cc_addresses if a.lower() in addresses],
+        "status": QUEUED, "attempts": 0,
+        "next_attempt_at": clock.now() + timedelta(seconds=config.retry_base_seconds)})
+    if not copy.to_addresses:  # only Cc recipients were deferred: address them directly
+        copy.to_addresses, copy.cc_addresses = copy.cc_addresses, []
+    session.add(copy)
+    record_event(session, clock, actor=SYSTEM, kind="message.deferred_recipients",
+                 request_id=message.request_id, message_id=message.message_id,
+                 reason="the mail server put some recipients off (4xx); they get it later",
+                 recipients=sorted(addresses))
 
 
 def _stage_sent(session: Session, message: OutboundMessage, at: datetime) -> None:
