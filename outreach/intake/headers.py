@@ -21,7 +21,6 @@ from email.utils import getaddresses, parsedate_to_datetime
 from outreach.intake.model import Address, Problem
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
-_BETWEEN_WORDS = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?)")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MSG_ID = re.compile(r"<([^<>\s]{1,998})>")
 _FALLBACK_CHARSET = "cp1252"
@@ -45,26 +44,41 @@ def raw_text(value: str) -> tuple[str, bool]:
 
 
 def decode_words(text: str) -> tuple[str, list[str]]:
-    """Decode RFC 2047 encoded words; a word that fails stays as written. Returns the errors."""
+    """Decode RFC 2047 encoded words; a word that fails stays as written. Returns the errors.
+
+    Whitespace between two decoded words is dropped (RFC 2047 section 6.2); next to a
+    word that failed, it is kept, since that word is then plain text.
+    """
     errors: list[str] = []
     if "=?" not in text:
         return text, errors
-    text = _BETWEEN_WORDS.sub(r"\1", text)
+    out: list[str] = []
+    position = 0
+    previous_decoded = False
+    for match in _ENCODED_WORD.finditer(text):
+        gap = text[position : match.start()]
+        word = _decode_word(match, errors)
+        if not (word is not None and previous_decoded and gap.isspace()):
+            out.append(gap)
+        out.append(match.group(0) if word is None else word)
+        previous_decoded = word is not None
+        position = match.end()
+    out.append(text[position:])
+    return "".join(out), errors
 
-    def one(match: re.Match[str]) -> str:
-        charset, encoding, payload = match.group(1), match.group(2).upper(), match.group(3)
-        try:
-            if encoding == "B":
-                data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
-            else:
-                data = quopri.decodestring(payload.replace("_", " ").encode("ascii"), header=True)
-            codecs.lookup(charset)
-            return data.decode(charset)
-        except (binascii.Error, ValueError, LookupError, UnicodeError) as exc:
-            errors.append(f"{match.group(0)[:60]}: {type(exc).__name__}")
-            return match.group(0)
 
-    return _ENCODED_WORD.sub(one, text), errors
+def _decode_word(match: re.Match[str], errors: list[str]) -> str | None:
+    charset, encoding, payload = match.group(1), match.group(2).upper(), match.group(3)
+    try:
+        if encoding == "B":
+            data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+        else:
+            data = quopri.decodestring(payload.replace("_", " ").encode("ascii"), header=True)
+        codecs.lookup(charset)
+        return data.decode(charset)
+    except (binascii.Error, ValueError, LookupError, UnicodeError) as exc:
+        errors.append(f"{match.group(0)[:60]}: {type(exc).__name__}")
+        return None
 
 
 def decode_header(name: str, raw: str, problems: list[Problem]) -> str:
