@@ -23,6 +23,7 @@ from outreach.mail.blank_template import blank_template
 from outreach.mail.template_context import company_info
 from outreach.mail.template_store import TemplateStore
 from outreach.resources import resource_dir
+from outreach.services.campaigns import frozen_template_kinds
 from outreach.settings import ClockSettings, Settings, load_settings
 
 
@@ -50,11 +51,14 @@ class App:
         not at the first send)."""
         if self._templates is None:
             blank_template(str(self.settings.campaign.template_family))
+            with self.sessions() as session:
+                frozen = frozen_template_kinds(session)
             self._templates = TemplateStore(
                 resource_dir("templates") / "email",
                 ladder=Ladder.model_validate(self.settings.ladder),
                 company=company_info(self.settings.company),
-                from_address=str(self.settings.mail.from_address), clock=self.clock)
+                from_address=str(self.settings.mail.from_address), clock=self.clock,
+                also_required=frozen)
         return self._templates
 
     def close(self) -> None:

@@ -212,3 +212,23 @@ def test_exempt_ends_the_ladder_and_blocks_other_actions(session: Session, clock
 def test_find_request_errors(session: Session, request_a1: Request) -> None:
     with pytest.raises(NotFound, match="no supplier with code"):
         rq.find_request(session, "ZZ9", None)
+
+
+def test_templates_the_frozen_ladders_send_must_stay(session: Session, clock: FixedClock,
+                                                     suppliers: None) -> None:
+    from outreach.mail.template_check import check
+    from outreach.mail.template_samples import INTAKE_KINDS
+    from outreach.resources import resource_dir
+
+    with tx(session):
+        campaign = running_campaign(session, clock)
+        frozen = dict(campaign.ladder or {})
+        frozen["stages"] = [*frozen["stages"][:-1],
+                            {**frozen["stages"][1], "name": "last_call", "template": "last_call"},
+                            frozen["stages"][-1]]
+        campaign.ladder = frozen
+    kinds = svc.frozen_template_kinds(session)
+    assert {"request", "reminder", "last_call"} <= kinds
+    problems = check(resource_dir("templates") / "email",
+                     required_kinds=(*INTAKE_KINDS, *sorted(kinds)))
+    assert any("last_call" in p.message for p in problems)

@@ -16,7 +16,7 @@ from outreach.cli.context import CliState, state
 from outreach.cli.output import err, out, print_json
 from outreach.core.clock import local_date
 from outreach.db.models import Contact, Request, Submission, Supplier
-from outreach.errors import InvalidInput, NotFound
+from outreach.errors import InvalidInput, NotFound, OutreachError
 from outreach.mail.blank_template import blank_template
 from outreach.mail.template_check import check
 from outreach.mail.template_context import (
@@ -28,7 +28,7 @@ from outreach.mail.template_preview import preview_message
 from outreach.mail.template_samples import INTAKE_KINDS, sample_context
 from outreach.mail.templates import TemplateSet
 from outreach.resources import resource_dir
-from outreach.services.campaigns import get_campaign
+from outreach.services.campaigns import frozen_template_kinds, get_campaign
 from outreach.settings import Settings
 
 app = typer.Typer(help="Check and preview the e-mail templates.", no_args_is_help=True)
@@ -57,10 +57,12 @@ def check_cmd(
 
     Exit codes: 0 no problem, 6 at least one (each printed as file:line: message).
     """
-    settings = state(ctx).settings()
+    cli = state(ctx)
+    settings = cli.settings()
     folder = _directory(directory)
     problems = check(folder, ladder=settings.ladder, company=company_info(settings.company),
-                     from_address=str(settings.mail.from_address))
+                     from_address=str(settings.mail.from_address),
+                     required_kinds=(*INTAKE_KINDS, *sorted(_frozen_kinds(cli))))
     if as_json:
         print_json({"directory": str(folder), "hash": TemplateSet.load(folder).hash,
                     "problems": [{"file": p.file, "line": p.line, "message": p.message}
@@ -171,3 +173,12 @@ def _contact(session: Session, supplier: Supplier) -> Contact:
     if not contacts:
         raise NotFound(f"supplier {supplier.code} has no contact")
     return next((c for c in contacts if c.role == "primary"), contacts[0])
+
+
+def _frozen_kinds(cli: CliState) -> set[str]:
+    """Kinds the running campaigns' frozen ladders send, when there is a database to ask."""
+    try:
+        with cli.unit_of_work() as session:
+            return frozen_template_kinds(session)
+    except OutreachError:  # no database yet (or not migrated): the configured ladder only
+        return set()

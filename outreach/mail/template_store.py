@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from outreach.core.ladder import Ladder
 from outreach.errors import InvalidInput
 from outreach.mail.template_check import DEFAULT_FROM, check_set
 from outreach.mail.template_context import CompanyInfo, MessageContext
+from outreach.mail.template_samples import INTAKE_KINDS
 from outreach.mail.templates import TEMPLATE_SUFFIXES, Rendered, TemplateProblem, TemplateSet
 
 log = structlog.get_logger(__name__)
@@ -79,9 +80,12 @@ class TemplateStore:
 
     def __init__(self, directory: Path, *, ladder: Ladder | None = None,
                  company: CompanyInfo | None = None, from_address: str = DEFAULT_FROM,
-                 interval: float = 2.0, clock: Clock | None = None) -> None:
+                 interval: float = 2.0, clock: Clock | None = None,
+                 also_required: Iterable[str] = ()) -> None:
         self.directory = directory
         self._ladder = ladder
+        #: kinds other ladders need too (those frozen into running campaigns)
+        self._required = (*INTAKE_KINDS, *sorted(set(also_required)))
         self._company = company
         self._from = from_address
         self._interval = interval
@@ -103,7 +107,7 @@ class TemplateStore:
 
     def _check(self, candidate: TemplateSet) -> list[TemplateProblem]:
         return check_set(candidate, ladder=self._ladder, company=self._company,
-                         from_address=self._from)
+                         from_address=self._from, required_kinds=self._required)
 
     @property
     def status(self) -> StoreStatus:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 import structlog
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from outreach.core.clock import Clock, local_date
 from outreach.core.enums import ACTIVE_REQUEST_STATES, CampaignState, RequestState, TemplateFamily
@@ -265,3 +265,14 @@ def update_ladder(session: Session, clock: Clock, campaign: Campaign, new: Ladde
                  stages_after=[s.name for s in new.stages], changes=changes)
     log.info("campaign.ladder_updated", campaign=campaign.name, replanned=len(waiting))
     return LadderUpdate(campaign, old, new, changes, len(waiting))
+
+
+def frozen_template_kinds(session: Session) -> set[str]:
+    """Template kinds the ladders frozen into running or paused campaigns send: an edited
+    template set must still have them, whatever the configured ladder says now."""
+    kinds: set[str] = set()
+    for frozen in session.exec(select(Campaign.ladder).where(
+            col(Campaign.state).in_([CampaignState.RUNNING, CampaignState.PAUSED]))).all():
+        if frozen:
+            kinds.update(s["template"] for s in frozen.get("stages", []) if s.get("template"))
+    return kinds
