@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from _pg import pg_schema  # bench/_pg.py: the scripts run from this folder
+from sqlalchemy import insert
 
 from outreach.core.clock import SystemClock
 from outreach.db.engine import make_engine, session_factory, transaction
@@ -74,22 +73,6 @@ def service(url: str, parsed: SupplierFile) -> tuple[float, float]:
     first, again = timed(once), timed(once)
     engine.dispose()
     return first, again
-
-
-def pg_schema(base: str) -> tuple[str, Callable[[], None]]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), drop
 
 
 def main() -> None:

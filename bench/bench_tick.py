@@ -38,8 +38,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from _pg import pg_schema  # bench/_pg.py: the scripts run from this folder
+from sqlalchemy import delete, func, insert, select, update
 
 from outreach.bootstrap import App, build
 from outreach.core.clock import FixedClock, local_date
@@ -167,23 +167,6 @@ def insert_baseline(app: App) -> float:
         conn.execute(delete(OutboundMessage)
                      .where(OutboundMessage.idempotency_key.endswith(f":{tag}")))  # type: ignore[attr-defined]
     return seconds
-
-
-def pg_schema(base: str) -> tuple[str, Callable[[], None]]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), drop
 
 
 def run_one(name: str, work: Path, url: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -13,22 +13,15 @@ from sqlalchemy.orm import Session
 from outreach.cli import main
 from outreach.db.models import Event, Supplier
 from outreach.imports.sample_suppliers import generate_suppliers, write_supplier_file
+from tests.support.cli_runner import cli_runner
 from tests.support.factories import HEADER, supplier_line
 
 
 @pytest.fixture
 def cli(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys):
     """Run `outreach --data DIR ...` against the test database; return (code, out, err)."""
-    monkeypatch.setenv("OUTREACH_DATABASE__URL", db_url)
-    monkeypatch.setenv("OUTREACH_ACTOR", "ann")
-    monkeypatch.setenv("OUTREACH_LOGGING__LEVEL", "WARNING")
-    data = tmp_path / "data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data", str(data), *args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
+    run = cli_runner(tmp_path / "data", capsys, monkeypatch,
+                     {"OUTREACH_DATABASE__URL": db_url, "OUTREACH_ACTOR": "ann"})
     run.db_url = db_url  # type: ignore[attr-defined]
     return run
 

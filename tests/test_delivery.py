@@ -19,7 +19,7 @@ from outreach.services import delivery as svc
 from outreach.services import delivery_state
 from outreach.services.blobs import put_blob
 from outreach.settings import Settings
-from tests.support.factories import tx
+from tests.support.factories import fresh, tx
 from tests.support.mail_fixtures import Mailboxes
 from tests.support.smtp_server import SmtpServer
 
@@ -34,12 +34,6 @@ def smtp_settings(settings: Settings, server: SmtpServer, mailboxes: Mailboxes,
         "password": SecretStr(mailboxes.bot.password), "timeout_seconds": 10.0})
     return settings.model_copy(update={
         "smtp": smtp, "delivery": settings.delivery.model_copy(update=delivery)})
-
-
-def fresh(session: Session) -> None:
-    """End the test's read transaction (SQLite keeps its snapshot) and forget loaded rows."""
-    session.rollback()
-    session.expire_all()
 
 
 def transport_for(settings: Settings) -> Transport:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import structlog
 
-from outreach.cli import main
 from outreach.mail.template_check import check
 from outreach.mail.template_context import company_info
 from outreach.mail.template_env import format_date
@@ -19,6 +18,7 @@ from outreach.mail.template_store import TemplateSetRefused, TemplateStore
 from outreach.mail.templates import TemplateRenderError, TemplateSet
 from outreach.resources import resource_dir
 from outreach.settings import CompanySettings
+from tests.support.cli_runner import cli_runner
 
 SHIPPED = resource_dir("templates") / "email"
 COMPANY = company_info(CompanySettings())
@@ -197,15 +197,8 @@ def test_store_refuses_to_start_on_a_broken_set(folder: Path) -> None:
 # -- CLI -----------------------------------------------------------------------------------
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
-    monkeypatch.setenv("OUTREACH_LOGGING__LEVEL", "WARNING")
     monkeypatch.delenv("OUTREACH_CONFIG", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data", str(tmp_path / "data"), *args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli_runner(tmp_path / "data", capsys, monkeypatch)
 
 
 def test_cli_check_ok_and_problems(cli, folder: Path) -> None:

@@ -15,7 +15,7 @@ from outreach.core.enums import RequestState
 from outreach.db.models import Event, OutboundMessage, Request, Supplier
 from outreach.scheduler import deliver_once, tick_once
 from outreach.services import approvals
-from tests.support.factories import import_lines, running_campaign, supplier_line, tx
+from tests.support.factories import fresh, import_lines, running_campaign, supplier_line, tx
 
 LINES = [supplier_line("A1", country="DE"),
          supplier_line("B2", country="US", contacts="primary: Bo <bo@b2.example>")]
@@ -28,14 +28,12 @@ def start(app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None
 
 
 def messages(session: Session) -> list[OutboundMessage]:
-    session.rollback()
-    session.expire_all()
+    fresh(session)
     return list(session.exec(select(OutboundMessage).order_by(col(OutboundMessage.id))).all())
 
 
 def request_of(session: Session, code: str) -> Request:
-    session.rollback()
-    session.expire_all()
+    fresh(session)
     supplier = session.exec(select(Supplier).where(Supplier.code == code)).one()
     return session.exec(select(Request).where(Request.supplier_id == supplier.id)).one()
 

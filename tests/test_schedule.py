@@ -12,7 +12,6 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from outreach.bootstrap import App
-from outreach.cli import main
 from outreach.core.clock import FixedClock
 from outreach.core.ladder import Ladder, LadderStage, default_ladder
 from outreach.db.models import (
@@ -29,8 +28,9 @@ from outreach.scheduler import tick_once
 from outreach.services.campaigns import pause_campaign, update_ladder
 from outreach.services.schedule import Schedule, preview_ladder_update, simulate
 from outreach.settings import Settings
+from tests.support.cli_runner import cli_runner
 from tests.support.db_fixtures import T0
-from tests.support.factories import import_lines, running_campaign, supplier_line, tx
+from tests.support.factories import fresh, import_lines, running_campaign, supplier_line, tx
 
 LINES = [supplier_line("A1", country="DE"),
          supplier_line("B2", country="US", contacts="primary: Bo <bo@b2.example>")]
@@ -45,8 +45,7 @@ def start(session: Session, clock: FixedClock, tmp_path: Path,
 
 def preview(app: App, session: Session, *, days: int = 30, settings: Settings | None = None,
             ladder: Ladder | None = None) -> Schedule:
-    session.rollback()
-    session.expire_all()
+    fresh(session)
     campaign = session.exec(select(Campaign)).one()
     return simulate(session, app.clock, settings or app.settings, campaign, days=days,
                     ladder=ladder)
@@ -258,18 +257,9 @@ def test_update_ladder_refuses_to_drop_a_stage_in_use_or_a_stopped_campaign(
 def cli(app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
         ) -> Callable[..., tuple[int, str, str]]:
     """``outreach --data DIR ...`` on the test database, the clock fixed at T0."""
-    monkeypatch.setenv("OUTREACH_DATABASE__URL", app.settings.database_url)
-    monkeypatch.setenv("OUTREACH_ACTOR", "ann")
-    monkeypatch.setenv("OUTREACH_LOGGING__LEVEL", "WARNING")
-    monkeypatch.setenv("OUTREACH_CLOCK__MODE", "fixed")
-    monkeypatch.setenv("OUTREACH_CLOCK__START", T0.isoformat())
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data", str(app.settings.data), *args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli_runner(app.settings.data, capsys, monkeypatch, {
+        "OUTREACH_DATABASE__URL": app.settings.database_url, "OUTREACH_ACTOR": "ann",
+        "OUTREACH_CLOCK__MODE": "fixed", "OUTREACH_CLOCK__START": T0.isoformat()})
 
 
 def test_cli_preview_table_json_and_supplier(cli, session: Session, clock: FixedClock,

@@ -17,7 +17,6 @@ import openpyxl
 import pytest
 from sqlmodel import Session, func, select
 
-from outreach.cli import main
 from outreach.cmrt.opening import open_workbook
 from outreach.cmrt.redflags import RedFlag
 from outreach.cmrt.reference import RmapStatus, reference_from_workbook
@@ -40,6 +39,7 @@ from outreach.services.smelters import (
     load_smelter_context,
     read_smelter_file,
 )
+from tests.support.cli_runner import cli_runner
 
 TEMPLATES = Path(__file__).parent / "data" / "cmrt" / "templates"
 CMRT_64 = TEMPLATES / "RMI_CMRT_6.4.xlsx"
@@ -398,16 +398,8 @@ def test_without_an_import_the_newest_shipped_cmrt_is_the_reference(session: Ses
 @pytest.fixture
 def cli(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys):
     """`outreach --data DIR ...` against a migrated test database; returns (code, out, err)."""
-    monkeypatch.setenv("OUTREACH_DATABASE__URL", db_url)
-    monkeypatch.setenv("OUTREACH_ACTOR", "ann")
-    monkeypatch.setenv("OUTREACH_LOGGING__LEVEL", "WARNING")
-    data = tmp_path / "data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data", str(data), *args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
+    run = cli_runner(tmp_path / "data", capsys, monkeypatch,
+                     {"OUTREACH_DATABASE__URL": db_url, "OUTREACH_ACTOR": "ann"})
     assert run("db", "upgrade")[0] == 0
     return run
 

@@ -24,7 +24,7 @@ from outreach.cmrt.checker import (
     text,
 )
 from outreach.cmrt.dates import parse_effective_date
-from outreach.cmrt.layout import SCOPES, CompanyQuestion, Layout, emrt2_mineral_questions
+from outreach.cmrt.layout import SCOPES, CompanyQuestion, Layout, company_questions_for
 from outreach.cmrt.reference import SmelterReference
 from outreach.cmrt.workbook import CellValue, Sheet, Workbook
 
@@ -165,10 +165,7 @@ def read_content(wb: Workbook, layout: Layout, reference: ReferenceSource) -> Co
     declaration = wb.sheet(DECLARATION)
     metals = (layout.metals if layout.metals is not None
               else tuple(selected_minerals(declaration)[:10]))
-    company_questions = layout.company_questions
-    if layout.metals is None:
-        company_questions = (company_questions[:2] + emrt2_mineral_questions(metals)
-                             + company_questions[2:])
+    company_questions = company_questions_for(layout, metals)
     return Content(
         company=read_company(declaration, layout),
         metals=tuple(_metal(declaration, layout, i, metal) for i, metal in enumerate(metals)),

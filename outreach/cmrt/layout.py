@@ -245,6 +245,16 @@ def emrt2_mineral_questions(minerals: tuple[str, ...]) -> tuple[CompanyQuestion,
                  for i, mineral in enumerate(minerals[:10]))
 
 
+def company_questions_for(layout: Layout, metals: tuple[str, ...]
+                          ) -> tuple[CompanyQuestion, ...]:
+    """The company-level questions in Declaration order; EMRT 2.x's question C has one row
+    per selected mineral (after A and B)."""
+    if layout.metals is not None:
+        return layout.company_questions
+    fixed = layout.company_questions
+    return (*fixed[:2], *emrt2_mineral_questions(metals), *fixed[2:])
+
+
 def layout_for(template: TemplateId) -> Layout | None:
     """The layout a template is read with; None for families/versions without one."""
     major = template.version_key[:1]

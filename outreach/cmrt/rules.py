@@ -22,9 +22,8 @@ from outreach.cmrt.findings import Finding, Severity
 from outreach.cmrt.layout import (
     OTHER_FORMAT,
     SCOPES,
-    CompanyQuestion,
     Layout,
-    emrt2_mineral_questions,
+    company_questions_for,
 )
 from outreach.cmrt.redflags import RedFlag, RedFlagLists
 from outreach.cmrt.reference import CID_PATTERN, RmapStatus, Smelter, SmelterReference, StatusRow
@@ -171,10 +170,11 @@ def _answers(content: Content, ctx: RuleContext) -> Iterator[Finding]:
                 yield _info("high_risk_answer",
                             f"Declaration {given.cell}: {metal.metal.lower()} is declared to come "
                             f"from {origin} (question {number}: Yes)", DECLARATION, given.cell)
+    by_cell = {q.cell: q for q in company_questions_for(
+        layout, tuple(m.metal for m in content.metals))}
     for company in content.company_answers:
         given = company.answer
-        question = next(q for q in _company_questions(content, layout)
-                        if q.cell == given.cell)
+        question = by_cell[given.cell]
         if given.text and given.normalised not in question.allowed:
             label = f"company-level question {company.letter}" + (
                 f" for {company.metal.lower()}" if company.metal else "")
@@ -196,13 +196,6 @@ def _answers(content: Content, ctx: RuleContext) -> Iterator[Finding]:
             yield _warn("description_missing",
                         f"Declaration {cell}: question {company.letter} says you survey suppliers "
                         "with another format: describe it in the comment", DECLARATION, cell)
-
-
-def _company_questions(content: Content, layout: Layout) -> tuple[CompanyQuestion, ...]:
-    if layout.metals is not None:
-        return layout.company_questions
-    minerals = tuple(m.metal for m in content.metals)
-    return (*layout.company_questions, *emrt2_mineral_questions(minerals))
 
 
 def _padded(given: Answer) -> Finding:

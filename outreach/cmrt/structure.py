@@ -41,13 +41,14 @@ ANCHORS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-def _labels(wb: Workbook, sheet: str) -> dict[str, str]:
-    """Cell → English label (lower-case) of one sheet, from the ``L`` sheet."""
-    found: dict[str, str] = {}
+def labels(wb: Workbook) -> dict[tuple[str, str], str]:
+    """(sheet, cell) → English label, lower-case, from the ``L`` sheet (columns B, C, D;
+    column A is a formula of B and C, so files without cached values lack it)."""
+    found: dict[tuple[str, str], str] = {}
     if wb.has(LABELS_SHEET):
         for _, row in wb.sheet(LABELS_SHEET).rows(1):
-            if len(row) > 3 and text(row[1]) == sheet:
-                found[text(row[2])] = text(row[3]).lower()
+            if len(row) > 3:
+                found[(text(row[1]), text(row[2]))] = text(row[3]).lower()
     return found
 
 
@@ -57,8 +58,9 @@ ProductColumns = tuple[str | None, str | None, str | None, str | None, str | Non
 def product_columns(wb: Workbook, default: ProductColumns) -> ProductColumns:
     """Product List columns (number, name, requester number, requester name, comment) by
     their header labels: CMRT 6.6 adds requester columns as EMRT 2.1 did, unseen as a file."""
-    headers = {cell[:-1]: label for cell, label in _labels(wb, "Product List").items()
-               if cell.endswith("5") and cell[:-1].isalpha() and len(cell) == 2}
+    headers = {cell[:-1]: label for (sheet, cell), label in labels(wb).items()
+               if sheet == "Product List" and cell.endswith("5") and len(cell) == 2
+               and cell[:-1].isalpha()}
     if not headers:
         return default
 
@@ -80,12 +82,6 @@ def layout_mismatches(wb: Workbook, family: str) -> list[str]:
     anchors = ANCHORS.get(family, ())
     if not wb.has(LABELS_SHEET):
         return ["the hidden label sheet 'L'"]
-    wanted = {sheet + cell for sheet, cell, _ in anchors}
-    found: dict[str, str] = {}
-    for _, row in wb.sheet(LABELS_SHEET).rows(1):
-        if len(row) > 3:
-            key = text(row[1]) + text(row[2])  # sheet, cell (column A is a formula of them)
-            if key in wanted:
-                found[key] = text(row[3]).lower()
+    found = labels(wb)
     return [f"{sheet}!{cell} ({start!r}…)" for sheet, cell, start in anchors
-            if not found.get(sheet + cell, "").startswith(start)]
+            if not found.get((sheet, cell), "").startswith(start)]

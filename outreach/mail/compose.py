@@ -116,9 +116,16 @@ def compose(out: Outgoing) -> EmailMessage:
     return message
 
 
+def unique_addresses(*groups: Sequence[str]) -> list[str]:
+    """Every address of ``groups`` once, in order; the first spelling of each wins (mail
+    systems treat addresses case-insensitively)."""
+    seen: dict[str, str] = {}
+    for group in groups:
+        for address in group:
+            seen.setdefault(address.lower(), address)
+    return list(seen.values())
+
+
 def recipients(out: Outgoing) -> list[str]:
     """Envelope recipients: To and Cc, each address once, in order."""
-    seen: dict[str, None] = {}
-    for mailbox in (*out.to, *out.cc):
-        seen.setdefault(mailbox.address, None)
-    return list(seen)
+    return unique_addresses([m.address for m in out.to], [m.address for m in out.cc])

@@ -57,6 +57,7 @@ from outreach.mail.compose import (
     compose,
     message_id_for,
     recipients,
+    unique_addresses,
 )
 from outreach.mail.transport import Envelope, SendResult, Transport
 from outreach.services import delivery_state
@@ -298,7 +299,8 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
         delivery_state.connection_succeeded(session, clock)
         message.status, message.sent_at, message.last_error = SENT, now, None
         message.lease_until = message.lease_owner = None
-        reached = result.accepted or tuple(recipients_of(message))
+        reached = result.accepted or tuple(unique_addresses(message.to_addresses,
+                                                            message.cc_addresses))
         for address in reached:
             session.add(RecipientSend(address=address.lower(), outbound_id=message.id,
                                       sent_at=now))
@@ -398,13 +400,6 @@ def _stage_sent(session: Session, message: OutboundMessage, at: datetime) -> Non
         request.stage_sent_at = at
         if request.next_action_at is not None:
             request.next_action_at = min(request.next_action_at, at)  # re-plan from the send
-
-
-def recipients_of(message: OutboundMessage) -> list[str]:
-    seen: dict[str, None] = {}
-    for address in (*message.to_addresses, *message.cc_addresses):
-        seen.setdefault(address, None)
-    return list(seen)
 
 
 def _fail(session: Session, clock: Clock, message: OutboundMessage, why: str) -> None:

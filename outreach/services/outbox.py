@@ -38,7 +38,7 @@ from outreach.core.ladder import Ladder, LadderStage
 from outreach.db.audit import record_events
 from outreach.db.models import Approval, Campaign, Contact, OutboundMessage, Request, Supplier
 from outreach.mail.blank_template import BlankTemplate, blank_template
-from outreach.mail.compose import message_id_for, plus_address
+from outreach.mail.compose import message_id_for, plus_address, unique_addresses
 from outreach.mail.template_context import message_context
 from outreach.mail.template_store import TemplateStore
 from outreach.services.approvals import approved_stages
@@ -81,9 +81,15 @@ class PlanCache:
     contacts: dict[int, list[Contact]] = field(default_factory=dict)
     approvals: dict[int, set[str]] = field(default_factory=dict)
     stored_blobs: set[str] = field(default_factory=set)
+    blanks: dict[str, BlankTemplate] = field(default_factory=dict)
     #: rows decided in this batch, written with one INSERT each by ``write``
     outbound: list[dict[str, object]] = field(default_factory=list)
     events: list[dict[str, object]] = field(default_factory=list)
+
+    def blank(self, family: str) -> BlankTemplate:
+        if family not in self.blanks:
+            self.blanks[family] = blank_template(family)
+        return self.blanks[family]
 
     def write(self, session: Session, clock: Clock) -> None:
         if self.outbound:
@@ -201,7 +207,9 @@ def _queue(session: Session, clock: Clock, settings: Settings, store: TemplateSt
     assert supplier.id is not None
     contacts = cache.contacts.get(supplier.id, [])
     to = stage_addresses(stage.to, contacts, supplier, settings)
-    cc = [a for a in stage_addresses(stage.cc, contacts, supplier, settings) if a not in to]
+    addressed = {a.lower() for a in to}
+    cc = [a for a in stage_addresses(stage.cc, contacts, supplier, settings)
+          if a.lower() not in addressed]
     if not to:
         _event(cache, request, "request.no_address",
                f"no usable address for stage {stage.name} (roles {', '.join(stage.to)}): "
@@ -214,8 +222,7 @@ def _queue(session: Session, clock: Clock, settings: Settings, store: TemplateSt
     if primary is None:
         primary = Contact(supplier_id=supplier.id or 0, role=ContactRole.PRIMARY, name=None,
                           email=to[0])
-    blank = (blank_template(str(campaign.template_family)) if stage.attach_blank_template
-             else None)
+    blank = cache.blank(str(campaign.template_family)) if stage.attach_blank_template else None
     attachment_name = blank.filename_for(supplier.code) if blank else None
     context = message_context(
         supplier=supplier, contact=primary, campaign=campaign, request=request,
@@ -263,22 +270,21 @@ def _thread_root(session: Session, request: Request) -> str | None:
 
 def stage_addresses(roles: tuple[str, ...], contacts: list[Contact], supplier: Supplier,
                     settings: Settings) -> list[str]:
-    found: list[str] = []
-    for role in roles:
-        if role == "compliance":
-            candidates = [str(settings.mail.compliance_address)]
-        elif role == "our_senior_officer":
-            candidates = [str(settings.company.senior_officer.email)]
-        elif role == "buyer":
-            address = parseaddr(supplier.buyer or "")[1]
-            candidates = [address] if "@" in address else []
-        else:
-            candidates = [c.email for c in contacts if c.role == ContactRole(role)
-                          and c.status == ContactStatus.ACTIVE]
-        for address in candidates:
-            if address and address.lower() not in (a.lower() for a in found):
-                found.append(address)
-    return found
+    return unique_addresses(*(_role_addresses(role, contacts, supplier, settings)
+                              for role in roles))
+
+
+def _role_addresses(role: str, contacts: list[Contact], supplier: Supplier,
+                    settings: Settings) -> list[str]:
+    if role == "compliance":
+        return [str(settings.mail.compliance_address)]
+    if role == "our_senior_officer":
+        return [str(settings.company.senior_officer.email)]
+    if role == "buyer":
+        address = parseaddr(supplier.buyer or "")[1]
+        return [address] if "@" in address else []
+    return [c.email for c in contacts
+            if c.role == ContactRole(role) and c.status == ContactStatus.ACTIVE and c.email]
 
 
 def _event(cache: PlanCache, request: Request, kind: str, reason: str, **data: object) -> None:

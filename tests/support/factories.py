@@ -50,6 +50,13 @@ def running_campaign(session: Session, clock: Clock, *, name: str = "CMRT 2026",
     return campaign
 
 
+def fresh(session: Session) -> None:
+    """End the test's read transaction (SQLite keeps its snapshot) and forget loaded rows,
+    so the next query sees what the service committed."""
+    session.rollback()
+    session.expire_all()
+
+
 @contextmanager
 def tx(session: Session) -> Iterator[None]:
     """A write transaction on a test's session, ending whatever reads auto-began."""
