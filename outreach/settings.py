@@ -105,6 +105,23 @@ class ImapSettings(Section):
     password: SecretStr | None = None
     folders: list[str] = Field(default_factory=lambda: ["INBOX", "Junk"], min_length=1)
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 300.0
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    #: what happens to a message we recorded and recognised as ours (never to anyone else's):
+    #: "move" it to ``processed_folder`` (created when missing) or add ``processed_keyword``
+    processed_action: Literal["move", "keyword"] = "move"
+    processed_folder: Annotated[str, Field(min_length=1, max_length=200)] = "Outreach"
+    processed_keyword: Annotated[str, Field(pattern=r"^\$?[A-Za-z0-9_-]{1,60}$")] = (
+        "$OutreachProcessed")
+    #: wait on IMAP IDLE between polls where the server offers it (a wake-up only: the
+    #: periodic poll always runs); IDLE is re-issued after at most ``idle_renew_seconds``
+    idle: bool = True
+    idle_renew_seconds: Annotated[float, Field(ge=5, le=600)] = 540.0
+    #: reconnect after a failure waits 2^n seconds, at most this long
+    reconnect_cap_seconds: Annotated[float, Field(ge=1, le=3600)] = 300.0
+    #: messages fetched per IMAP FETCH command
+    fetch_batch: Annotated[int, Field(ge=1, le=500)] = 20
+    #: a message larger than this is recorded as too large without downloading it
+    max_message_mb: Annotated[float, Field(gt=0, le=1024)] = 64.0
 
 
 class MailSettings(Section):
