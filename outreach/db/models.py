@@ -145,6 +145,8 @@ class Request(SQLModel, table=True):
     joined_late: bool = Field(default=False, nullable=False)
     exempt_reason: str | None = Field(default=None, sa_type=String(1000))
     accepted_at: datetime | None = _when(nullable=True)
+    #: the first reply from the supplier that counts as a response (not an auto-reply)
+    responded_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -249,8 +251,37 @@ class DeliveryState(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
+class InboxFolder(SQLModel, table=True):
+    """What intake knows of one polled folder in one UIDVALIDITY epoch.
+
+    ``baseline_uid``: the highest UID present when the folder was first seen; older mail is
+    ignored unless a backfill asks for it. After a UIDVALIDITY change a new row starts at 0,
+    re-scanning from ``since`` (the installation date), and duplicates are recognised by
+    the message's hash and Message-ID.
+    """
+
+    __tablename__ = "inbox_folders"
+    __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_type=String(320))
+    folder: str = Field(sa_type=String(255))
+    uidvalidity: int = Field(sa_type=BigInteger)
+    baseline_uid: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    #: re-scans of a new UIDVALIDITY epoch look at mail received on or after this date
+    since: date | None = None
+    first_seen_at: datetime = _when()
+    last_polled_at: datetime | None = _when(nullable=True)
+
+
 class InboundMessage(SQLModel, table=True):
-    """A mail seen in a polled folder, recorded once by its IMAP identity."""
+    """A mail seen in a polled folder, recorded once by its IMAP identity.
+
+    ``status``: received (recorded, not processed yet) · processed · attention (processed,
+    a person should read it: a question, a link) · quarantined (not trusted: ``outreach inbox
+    assign``) · unrelated (not ours: never touched) · duplicate (seen before under another
+    identity) · failed (processing failed ``attempts`` times: ``outreach inbox retry``).
+    """
 
     __tablename__ = "inbound_messages"
     __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity", "uid"),)
@@ -265,34 +296,100 @@ class InboundMessage(SQLModel, table=True):
     subject: str | None = Field(default=None, sa_type=Text)
     sent_at: datetime | None = _when(nullable=True)
     received_at: datetime = _when()
-    raw_sha256: str | None = Field(default=None, sa_type=String(64))
+    raw_sha256: str | None = Field(default=None, sa_type=String(64), index=True)
+    #: the raw message is kept (content-addressed) for ours, quarantined and failed mail only
+    raw_stored: bool = Field(default=False, nullable=False)
     size: int = Field(default=0, nullable=False)
     classification: str | None = Field(default=None, sa_type=String(40))
-    status: str = Field(sa_type=String(20), nullable=False)
+    status: str = Field(sa_type=String(20), nullable=False, index=True)
     request_id: int | None = _fk("requests.id", nullable=True)
+    supplier_id: int | None = _fk("suppliers.id", nullable=True)
+    #: token · thread · sender · domain · manual (how ``request_id`` was found)
+    match_method: str | None = Field(default=None, sa_type=String(20))
+    #: why it is quarantined or needs attention, in words a person can act on
+    note: str | None = Field(default=None, sa_type=Text)
+    #: the sha256 of each attachment (the re-scan duplicate check uses them)
+    attachment_hashes: list[str] = _json_list()
+    duplicate_of: int | None = _fk("inbound_messages.id", nullable=True, index=False)
+    attempts: int = Field(default=0, nullable=False)
     error: str | None = Field(default=None, sa_type=Text)
     processed_at: datetime | None = _when(nullable=True)
+    #: when the mail action (move or keyword) was applied on the server
+    actioned_at: datetime | None = _when(nullable=True)
 
 
 class Submission(SQLModel, table=True):
-    """A workbook received for a request (or not yet matched to one), and its verdict."""
+    """A file received for a request (or not yet matched to one), and its verdict.
+
+    Every attachment is kept, readable or not; ``duplicate_of`` names the earlier submission
+    of the same request with identical bytes (not judged again), ``reused_from`` one of an
+    earlier campaign (judged, and flagged).
+    """
 
     __tablename__ = "submissions"
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int | None = _fk("requests.id", nullable=True)
+    supplier_id: int | None = _fk("suppliers.id", nullable=True)
     inbound_message_id: int | None = _fk("inbound_messages.id", nullable=True)
     filename: str = Field(sa_type=String(255))
-    sha256: str = Field(sa_type=String(64), index=True)
+    #: None when the file was too large to keep
+    sha256: str | None = Field(default=None, sa_type=String(64), index=True)
     size: int
     content_type: str | None = Field(default=None, sa_type=String(100))
+    #: what the bytes are (xlsx, xls, pdf, zip, encrypted, ...)
+    kind: str | None = Field(default=None, sa_type=String(20))
+    #: email or manual (``outreach submission add``)
+    source: str = Field(default="email", sa_type=String(20), nullable=False)
     received_at: datetime = _when()
     template: str | None = Field(default=None, sa_type=String(8))
     version: str | None = Field(default=None, sa_type=String(16))
     outcome: str | None = Field(default=None, sa_type=String(40))
     required_missing: int | None = None
     findings: list[dict[str, Any]] = _json_list()
+    #: the declaration as read: company, metals, company answers, products
+    declaration: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)
+    duplicate_of: int | None = _fk("submissions.id", nullable=True, index=False)
+    reused_from: int | None = _fk("submissions.id", nullable=True, index=False)
     validated_at: datetime | None = _when(nullable=True)
+
+
+class SubmissionSmelter(SQLModel, table=True):
+    """One smelter row of a judged submission, with what the reference lists said of it."""
+
+    __tablename__ = "submission_smelters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = _fk("submissions.id")
+    row: int
+    metal: str | None = Field(default=None, sa_type=Text)
+    name: str | None = Field(default=None, sa_type=Text)
+    country: str | None = Field(default=None, sa_type=Text)
+    cid: str | None = Field(default=None, sa_type=String(16), index=True)
+    rmap_status: str | None = Field(default=None, sa_type=String(20))
+    red_flags: list[str] = _json_list()
+
+
+class ContactSuggestion(SQLModel, table=True):
+    """A possible new contact seen in a reply or a CMRT, for a person to accept or dismiss."""
+
+    __tablename__ = "contact_suggestions"
+    __table_args__ = (UniqueConstraint("supplier_id", "role", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = _fk("suppliers.id")
+    role: ContactRole = _state(ContactRole)
+    email: str = Field(sa_type=String(320))
+    name: str | None = Field(default=None, sa_type=String(300))
+    #: reply_sender · cmrt_contact · cmrt_authorizer
+    source: str = Field(sa_type=String(20))
+    inbound_message_id: int | None = _fk("inbound_messages.id", nullable=True, index=False)
+    submission_id: int | None = _fk("submissions.id", nullable=True, index=False)
+    #: pending · accepted · dismissed
+    status: str = Field(default="pending", sa_type=String(12), nullable=False)
+    created_at: datetime = _when()
+    decided_at: datetime | None = _when(nullable=True)
+    decided_by: str | None = Field(default=None, sa_type=String(200))
 
 
 class Event(SQLModel, table=True):
