@@ -239,6 +239,18 @@ class ValidationSettings(Section):
         return value
 
 
+class IntakeSettings(Section):
+    """What intake does with replies once they are read from the mailbox."""
+
+    #: "any": one accepted workbook covers the supplier; "all": every workbook of the reply
+    #: (a supplier declaring per product sends several) must be accepted
+    accept_when: Literal["any", "all"] = "any"
+    #: a reply whose processing fails this often is recorded as failed (``inbox retry``)
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    #: answer each reply (receipt, correction request, "send the workbook") by e-mail
+    answer: bool = True
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -256,6 +268,7 @@ class Settings(BaseModel):
     clock: ClockSettings = ClockSettings()
     validation: ValidationSettings = ValidationSettings()
     delivery: DeliverySettings = DeliverySettings()
+    intake: IntakeSettings = IntakeSettings()
 
     #: which TOML file was read (None: embedded defaults); informational, not configurable
     config_file: Path | None = Field(default=None, exclude=True)

@@ -233,7 +233,7 @@ def _queue(session: Session, clock: Clock, settings: Settings, store: TemplateSt
     rendered = store.render(stage.template, supplier.language, context)
     domain = settings.mail.from_address.rpartition("@")[2]
     key = f"request:{request.id}:{stage.name}:{repeat}"
-    root = _thread_root(session, request) if request.stage is not None else None
+    root = thread_root(session, request) if request.stage is not None else None
     message_id = message_id_for(key, domain)
     cache.outbound.append(dict(
         request_id=request.id, kind=stage.template, stage=stage.name, repeat=repeat,
@@ -261,7 +261,7 @@ def _stored(settings: Settings, blank: BlankTemplate, cache: PlanCache) -> str:
     return blank.sha256
 
 
-def _thread_root(session: Session, request: Request) -> str | None:
+def thread_root(session: Session, request: Request) -> str | None:
     """The first message this request got: every later stage threads under it."""
     return session.exec(select(OutboundMessage.message_id)
                         .where(OutboundMessage.request_id == request.id)
