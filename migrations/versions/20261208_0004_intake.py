@@ -89,6 +89,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False,
                                       server_default='0'))
         batch_op.add_column(sa.Column('actioned_at', outreach.db.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('reviewed_at', outreach.db.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('reviewed_by', sa.String(length=200), nullable=True))
         batch_op.create_index(batch_op.f('ix_inbound_messages_raw_sha256'), ['raw_sha256'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_messages_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_messages_supplier_id'), ['supplier_id'], unique=False)
@@ -141,6 +143,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inbound_messages_supplier_id'))
         batch_op.drop_index(batch_op.f('ix_inbound_messages_status'))
         batch_op.drop_index(batch_op.f('ix_inbound_messages_raw_sha256'))
+        batch_op.drop_column('reviewed_by')
+        batch_op.drop_column('reviewed_at')
         batch_op.drop_column('actioned_at')
         batch_op.drop_column('attempts')
         batch_op.drop_column('duplicate_of')

@@ -22,11 +22,13 @@ from outreach.cli import (
     config,
     db,
     demo,
+    inbox,
     request,
     schedule,
     service,
     smelter,
     status,
+    submission,
     supplier,
     template,
     validate,
@@ -81,12 +83,16 @@ app.add_typer(smelter.app, name="smelter")
 app.add_typer(template.app, name="template")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(approval.delivery_app, name="delivery")
+app.add_typer(inbox.app, name="inbox")
+app.add_typer(submission.app, name="submission")
+app.add_typer(submission.contact_app, name="contact")
 app.command("approve")(approval.approve)
 app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("run")(service.run)
 app.command("tick")(service.tick)
 app.command("deliver")(service.deliver)
+app.command("poll")(inbox.poll)
 app.command("validate")(validate.validate_cmd)
 
 

@@ -316,6 +316,9 @@ class InboundMessage(SQLModel, table=True):
     processed_at: datetime | None = _when(nullable=True)
     #: when the mail action (move or keyword) was applied on the server
     actioned_at: datetime | None = _when(nullable=True)
+    #: a person dealt with it (``outreach inbox dismiss``): off the review list and digest
+    reviewed_at: datetime | None = _when(nullable=True)
+    reviewed_by: str | None = Field(default=None, sa_type=String(200))
 
 
 class Submission(SQLModel, table=True):

@@ -254,6 +254,10 @@ def _plan(intake: Intake, session: Session, inbound: InboundMessage, raw: bytes,
                      f"{duplicate.uid}), already {duplicate.status}")
         plan.files = []
         return plan
+    if assign_to is None and _our_own(session, intake.settings, parsed):
+        plan.status, plan.store_raw, plan.files = "unrelated", False, []
+        plan.note = "a copy of our own message (compliance on cc): left for people to read"
+        return plan
     index = intake.index(session)
     if classification.kind == "bounce" and assign_to is None:
         return _plan_bounce(session, plan, classification)
@@ -286,7 +290,7 @@ def _plan(intake: Intake, session: Session, inbound: InboundMessage, raw: bytes,
     request = session.get(Request, result.request_id)
     campaign = session.get(Campaign, request.campaign_id) if request else None
     assert request is not None and campaign is not None
-    context = _context(intake, session, campaign)
+    context = campaign_context(intake, session, campaign)
     for number, item in enumerate(files):
         earlier = _earlier_submission(session, request.id, item.sha256)
         if earlier is not None:
@@ -301,7 +305,7 @@ def _plan(intake: Intake, session: Session, inbound: InboundMessage, raw: bytes,
     return plan
 
 
-def _context(intake: Intake, session: Session, campaign: Campaign) -> ValidationContext:
+def campaign_context(intake: Intake, session: Session, campaign: Campaign) -> ValidationContext:
     family = str(campaign.template_family)
     return validation_context(
         intake.settings.validation, family=family,
@@ -309,6 +313,17 @@ def _context(intake: Intake, session: Session, campaign: Campaign) -> Validation
         reporting_year=campaign.reporting_year,
         today=local_date(intake.clock, intake.settings.campaign.time_zone),
         smelters=intake.smelters(session))
+
+
+def _our_own(session: Session, settings: Settings, parsed: ParsedMessage) -> bool:
+    """One of our own messages (a copy to the compliance mailbox): never processed."""
+    if parsed.message_id and session.exec(
+            select(OutboundMessage.id)
+            .where(OutboundMessage.message_id == parsed.message_id)).first() is not None:
+        return True
+    sender = parsed.sender.address.lower() if parsed.sender else ""
+    return sender == str(settings.mail.from_address).lower() and \
+        parsed.header("Auto-Submitted") is not None
 
 
 def _looks_like_survey(parsed: ParsedMessage, classification: Classification) -> bool:
@@ -452,7 +467,7 @@ def _write(intake: Intake, session: Session, inbound_id: int, raw: bytes,
     record_event(session, clock, actor=actor, kind="inbound.reply", reason=plan.note,
                  inbound_id=inbound_id, sender=inbound.from_address, method=plan.method,
                  files=[s.filename for s, _ in submissions], **where)
-    _move_request(intake, session, request, submissions, actor)
+    move_request(intake, session, request, submissions, actor)
     if plan.new_sender and sender is not None:
         _suggest(session, clock, request.supplier_id, sender.email, sender.name,
                  ContactRole.PRIMARY, "reply_sender", inbound_id=inbound_id)
@@ -538,7 +553,7 @@ def _reused_from(session: Session, request: Request, sha256: str | None) -> int 
         .order_by(col(Submission.id)).limit(1)).first()
 
 
-def _move_request(intake: Intake, session: Session, request: Request,
+def move_request(intake: Intake, session: Session, request: Request,
                   submissions: list[tuple[Submission, Result | None]], actor: str) -> None:
     """Accepted ends the ladder; a rejection makes it wait its grace period, then go on."""
     now = intake.clock.now()

@@ -16,6 +16,7 @@ from outreach.cmrt.findings import Finding, Severity
 from outreach.cmrt.identify import identify
 from outreach.cmrt.opening import Opened, OpenLimits, Unreadable, open_workbook
 from outreach.cmrt.validate import Outcome, Result, ValidationContext, validate_workbook
+from outreach.cmrt.workbook import SheetUnreadable
 from outreach.intake.classify import Classification
 from outreach.intake.model import Attachment, Link
 
@@ -69,7 +70,7 @@ def files_of(classification: Classification) -> list[IncomingFile]:
 def file_from_bytes(filename: str, data: bytes, kind: str) -> IncomingFile:
     """A file given at the command line (``outreach submission add``)."""
     problem = None if kind in {"xlsx", "xlsm", "xls", "encrypted"} else (
-        kind if kind in _WHY else "other")
+        "archive" if kind == "zip" else kind if kind in _WHY else "other")
     return IncomingFile(filename=filename, size=len(data), content_type=None, kind=kind,
                         content=data, problem=problem, sha256=hashlib.sha256(data).hexdigest())
 
@@ -89,7 +90,10 @@ def open_files(files: list[IncomingFile], limits: OpenLimits) -> None:
             continue
         item.opened = open_workbook(item.content, limits)
         if isinstance(item.opened, Opened):
-            template = identify(item.opened.workbook)
+            try:
+                template = identify(item.opened.workbook)
+            except SheetUnreadable:
+                continue  # judged later: the validator names the damage
             if template is not None:
                 item.family, item.version = template.family, template.version
 
