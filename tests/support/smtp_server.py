@@ -289,10 +289,12 @@ def lmtp_deliver(dovecot: DovecotInstance, envelope: Envelope, recipients: list[
         with smtplib.LMTP(str(dovecot.lmtp_socket), timeout=30) as lmtp:
             lmtp.ehlo(SERVER_HOSTNAME)
             options = [o for o in envelope.mail_options if lmtp.has_extn(o.split("=")[0])]
-            refused = lmtp.sendmail(envelope.mail_from or "", recipients, content, options)
+            # one transaction per recipient: LMTP answers DATA once per recipient, and
+            # smtplib's sendmail reads only one reply
+            for recipient in recipients:
+                if lmtp.sendmail(envelope.mail_from or "", [recipient], content, options):
+                    return DOVECOT_DOWN_REPLY
     except (OSError, smtplib.SMTPException):
-        return DOVECOT_DOWN_REPLY
-    if refused:
         return DOVECOT_DOWN_REPLY
     return "250 2.0.0 OK: delivered"
 
