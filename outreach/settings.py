@@ -138,6 +138,25 @@ class PersonSettings(Section):
     email: EmailStr
 
 
+class CompanyDeclaration(Section):
+    """The company's own CMRT Declaration (``outreach export company-cmrt``): the contact is
+    ``company.contact``, the authorizer ``company.senior_officer``."""
+
+    address: str = "1 Example Way, Springfield, United States"
+    unique_id: str = ""
+    unique_id_authority: str = ""
+    contact_phone: str = "+1 555 0100"
+    authorizer_phone: str = ""
+    #: "A. Company", "B. Product (or List of Products)" or "C. User defined [...]"
+    scope: str = "A. Company"
+    scope_description: str = ""
+    #: the company-level answers A to H, as the template's lists spell them
+    company_answers: list[str] = Field(default_factory=lambda: [
+        "Yes", "Yes", "Yes", "Yes", "Yes, in conformance with IPC1755 (e.g., CMRT)", "Yes",
+        "Yes", "Yes"], min_length=8, max_length=8)
+    policy_url: str = ""
+
+
 class CompanySettings(Section):
     name: str = "Example Manufacturing Inc."
     contact: PersonSettings = PersonSettings(
@@ -147,6 +166,21 @@ class CompanySettings(Section):
     senior_officer: PersonSettings = PersonSettings(
         name="Alex Morgan", title="Chief Procurement Officer", email="cpo@company.example"
     )
+    declaration: CompanyDeclaration = CompanyDeclaration()
+
+
+class DigestSettings(Section):
+    """The status digest compliance reads: when, to whom, what it looks ahead to."""
+
+    #: who gets it [default: mail.compliance_address]
+    recipients: list[EmailStr] = Field(default_factory=list)
+    #: weekly on this weekday (0 Monday … 6 Sunday), at ``hour`` in campaign.time_zone
+    weekday: Annotated[int, Field(ge=0, le=6)] = 0
+    hour: Annotated[int, Field(ge=0, le=23)] = 8
+    #: daily instead of weekly in the last weeks before the campaign's due date
+    daily_weeks_before_due: Annotated[int, Field(ge=0, le=52)] = 4
+    #: upcoming escalations listed for this many days ahead
+    upcoming_days: Annotated[int, Field(ge=1, le=60)] = 7
 
 
 class CampaignDefaults(Section):
@@ -269,6 +303,7 @@ class Settings(BaseModel):
     validation: ValidationSettings = ValidationSettings()
     delivery: DeliverySettings = DeliverySettings()
     intake: IntakeSettings = IntakeSettings()
+    digest: DigestSettings = DigestSettings()
 
     #: which TOML file was read (None: embedded defaults); informational, not configurable
     config_file: Path | None = Field(default=None, exclude=True)
@@ -294,6 +329,10 @@ class Settings(BaseModel):
     @property
     def outbox_dir(self) -> Path:
         return self.data / "outbox"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data / "exports"
 
     @property
     def database_url(self) -> str:

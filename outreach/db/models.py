@@ -177,6 +177,9 @@ class OutboundMessage(SQLModel, table=True):
     attachment_sha256: str | None = Field(default=None, sa_type=String(64))
     attachment_name: str | None = Field(default=None, sa_type=String(255))
     template_hash: str | None = Field(default=None, sa_type=String(64))
+    #: a message composed whole (the digest, with its inline chart): delivery sends these
+    #: stored bytes (``services.blobs``) instead of composing from the fields above
+    raw_sha256: str | None = Field(default=None, sa_type=String(64))
     status: str = Field(sa_type=String(20), nullable=False)
     priority: int = Field(default=100, nullable=False)
     attempts: int = Field(default=0, nullable=False)
@@ -249,6 +252,26 @@ class DeliveryState(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, sa_type=String(120))
     lease_until: datetime | None = _when(nullable=True)
     updated_at: datetime = _when()
+
+
+class Digest(SQLModel, table=True):
+    """One status digest of one campaign for one period ("2027-W05", "2027-03-14"): its due
+    time lives here, and (campaign, period) is unique, so however many services run it is
+    sent once. ``figures`` keeps what it reported, for the next one's "since last time"."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("campaign_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = _fk("campaigns.id")
+    period: str = Field(sa_type=String(20), nullable=False)
+    due_at: datetime = _when(index=True)
+    #: due · sent · skipped
+    status: str = Field(default="due", sa_type=String(12), nullable=False)
+    outbound_id: int | None = _fk("outbound_messages.id", nullable=True, index=False)
+    figures: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn, nullable=False)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
 
 
 class InboxFolder(SQLModel, table=True):
