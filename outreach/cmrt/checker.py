@@ -211,9 +211,14 @@ def scan_smelters(wb: Workbook, last_row: int) -> SmelterScan:
 
 
 def cid_lookup(wb: Workbook) -> dict[str, tuple[str, str]]:
-    """CID (col E, upper-case) → (metal col A, standard name col C); first alias row wins."""
+    """CID (col E, upper-case) → (metal col A, standard name col C); first alias row wins.
+    Read once per distinct look-up sheet (``Workbook.derived``); do not change the result."""
     if not wb.has(LOOKUP):
         return {}
+    return wb.derived(LOOKUP, "cid_lookup", _cid_lookup)
+
+
+def _cid_lookup(wb: Workbook) -> dict[str, tuple[str, str]]:
     table: dict[str, tuple[str, str]] = {}
     for _, row in wb.sheet(LOOKUP).rows(5):
         if len(row) < 5:

@@ -87,9 +87,15 @@ def reference_from_rows(rows: Iterable[tuple[str, str, str, str, str]], source: 
 
 
 def reference_from_workbook(wb: Workbook, source: str = "") -> SmelterReference:
-    """The reference list embedded in a template's ``Smelter Look-up`` sheet."""
+    """The reference list embedded in a template's ``Smelter Look-up`` sheet (read once per
+    distinct sheet: ``Workbook.derived``)."""
     if not wb.has(LOOKUP_SHEET):
         return SmelterReference({}, {}, source)
+    return wb.derived(LOOKUP_SHEET, f"reference:{source}",
+                      lambda book: _reference_of_sheet(book, source))
+
+
+def _reference_of_sheet(wb: Workbook, source: str) -> SmelterReference:
     sheet = wb.sheet(LOOKUP_SHEET)
     rows = (
         tuple(clean(row[i]) if i < len(row) else "" for i in (0, 1, 2, 3, 4))

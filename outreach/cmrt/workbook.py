@@ -12,13 +12,16 @@ calamine, opened only when first needed.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import posixpath
 import re
+import threading
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from defusedxml import ElementTree as safe_et
 from python_calamine import CalamineWorkbook
@@ -96,6 +99,8 @@ class Workbook:
     _fast: XlsxReader | None = field(default=None, repr=False)
     _data: bytes | None = field(default=None, repr=False)
     _formulas: dict[str, frozenset[str] | None] = field(default_factory=dict, repr=False)
+    _digests: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _xml: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def has(self, name: str) -> bool:
         return name in self.sheet_names
@@ -123,21 +128,57 @@ class Workbook:
         if self._fast is None:
             return None
         try:
-            return self._fast.grid(name)
+            xml = self._fast.xml(name)
+            self._xml[name] = xml  # kept: formulas() and derived() read it again
+            return self._fast.parser.grid(xml)
         except (KeyboardInterrupt, SystemExit, MemoryError):
             raise
         except Exception:
             return None
 
+    def derived(self, name: str, what: str, compute: Callable[[Workbook], T]) -> T:
+        """``compute(self)``, shared by every workbook whose sheet ``name`` has the same bytes.
+
+        Every supplier's CMRT carries RMI's Smelter Look-up unchanged (1.3 MB of XML, 3,000
+        rows): what is read from it is computed once per distinct sheet, keyed by the sha256
+        of its XML (so a modified look-up never borrows another file's result).
+        """
+        digest = self._sheet_digest(name)
+        if digest is None:
+            return compute(self)
+        key = (digest, what)
+        with _DERIVED_LOCK:
+            if key in _DERIVED:
+                _DERIVED.move_to_end(key)
+                return cast(T, _DERIVED[key])
+        value = compute(self)
+        with _DERIVED_LOCK:
+            _DERIVED[key] = value
+            while len(_DERIVED) > _DERIVED_MAX:
+                _DERIVED.popitem(last=False)
+        return value
+
+    def _sheet_xml(self, name: str) -> bytes | None:
+        if name in self._xml:
+            return self._xml[name]
+        if self._data is None or self._data[:4] != b"PK\x03\x04":
+            return None
+        return _sheet_xml(self._data, name, self._fast)
+
+    def _sheet_digest(self, name: str) -> str | None:
+        if name not in self._digests:
+            xml = self._sheet_xml(name)
+            self._digests[name] = hashlib.sha256(xml).hexdigest() if xml is not None else None
+        return self._digests[name]
+
     def formulas(self, name: str) -> frozenset[str] | None:
         """The cells of sheet ``name`` that hold a formula ("B40", …); None when unknown
         (.xls, or cells without references). Read from the sheet XML on first use."""
         if name not in self._formulas:
-            xml = (_sheet_xml(self._data, name, self._fast)
-                   if self._data is not None and self._data[:4] == b"PK\x03\x04" else None)
+            xml = self._sheet_xml(name)
             found: frozenset[str] | None = None
-            if xml is not None and not _UNREFERENCED_CELL.search(xml):
-                found = frozenset(m.decode() for m in _FORMULA_CELL.findall(xml))
+            if xml is not None:
+                found = _formula_cells(xml)
             self._formulas[name] = found
         return self._formulas[name]
 
@@ -147,7 +188,7 @@ class Workbook:
         .xlsx sheet's extent first. (.xls is bounded by its format: 65,536 rows by 256 columns.)"""
         if self._data is None or self._data[:4] != b"PK\x03\x04":
             return
-        xml = _sheet_xml(self._data, name, self._fast)
+        xml = self._sheet_xml(name)
         if xml is None:
             return
         rows, cols = value_extent(xml)
@@ -168,7 +209,14 @@ MAX_DENSE_CELLS = SPELLED_OUT
 _TOKEN = re.compile(rb"<row\b([^>]*?)(/?)>|<c\b([^>]*?)(/?)>")
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+T = TypeVar("T")
+#: results of ``Workbook.derived``, by (sheet sha256, what): a few templates' look-ups
+_DERIVED: OrderedDict[tuple[str, str], object] = OrderedDict()
+_DERIVED_MAX = 32
+_DERIVED_LOCK = threading.Lock()
 _FORMULA_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3}\d+)"[^>]*>\s*<f\b')
+#: the same when every cell starts with its reference, as Excel and LibreOffice write them
+_FORMULA_CELL_R_FIRST = re.compile(rb'<c r="([A-Z]{1,3}\d+)"[^>]*>\s*<f\b')
 _UNREFERENCED_CELL = re.compile(rb'<c(?:\s(?![^>]*\br=)[^>]*)?/?>')
 
 
@@ -276,3 +324,18 @@ def _fast_reader(data: bytes, parts: Mapping[str, bytes]) -> XlsxReader | None:
     except Exception:
         return None
     return reader if reader.sheet_names else None
+
+
+def _formula_cells(xml: bytes) -> frozenset[str] | None:
+    """The references of the cells holding a formula; None when some cell has no reference.
+
+    A Smelter List holds 35,000 formula cells: the usual markup (``<c r=`` first) is read
+    with the cheaper pattern, and the references are joined and split in C.
+    """
+    if xml.count(b"<c ") == xml.count(b'<c r="') and b"<c>" not in xml and b"<c/>" not in xml:
+        found = _FORMULA_CELL_R_FIRST.findall(xml)
+    elif _UNREFERENCED_CELL.search(xml):
+        return None
+    else:
+        found = _FORMULA_CELL.findall(xml)
+    return frozenset(b" ".join(found).decode().split())

@@ -389,6 +389,12 @@ _MAX_COL = 16384
 _EMPTY = object()
 _SKIP = object()
 _OPEN_CELL = re.compile(rb'<c r="[^"]*"[^>]*+(?<!/)>')
+_TAIL_ODD = re.compile(
+    rb"<(?!/?(?:c|f|row)[ />])"  # any tag but rows, cells and formulas (a <v, an <is, ...)
+    rb'|<c (?!r="[A-Z]{1,3}[1-9][0-9]{0,6}"(?: s="[0-9]{1,9}")?(?: t="(?:n|s|e|b|str)")?'
+    rb'(?: (?:cm|vm|ph)="[0-9]+")*/?>)'  # a cell start _CELL_START would not take
+)
+"""What, after a sheet's last value, needs ``_widen``'s look at each cell (``_tail_may_widen``)."""
 """A cell with content (formula, value), not the self-closing styled empty kind."""
 _CELL_START = re.compile(
     rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"(?: s="[0-9]{1,9}")?(?: t="([a-zA-Z]{1,9})")?'
@@ -547,7 +553,7 @@ class SheetParser:
                 rb'<c r="' + _greater_letters(max_col).encode() + rb'[0-9]+"[^>]*+(?<!/)>'
             )
             candidates.extend(match.start() for match in beyond.finditer(body, 0, tail[1]))
-        if dimension is None or dimension[0] > max_row:
+        if (dimension is None or dimension[0] > max_row) and self._tail_may_widen(body, tail):
             candidates.extend(m.start() for m in _OPEN_CELL.finditer(body, tail[0] + 1, tail[1]))
         for start in candidates:
             head = _CELL_START.match(body, start)
@@ -572,6 +578,20 @@ class SheetParser:
             elif kind not in (None, b"n", b"s", b"e", b"b", b"str"):
                 raise Unsupported("cell type")
         return max_row, max_col
+
+    @staticmethod
+    def _tail_may_widen(body: bytes, tail: tuple[int, int]) -> bool:
+        """Whether the cells after the last value need the per-cell look of ``_widen``.
+
+        Only a ``<v`` (an empty cached value, ``t="str"``) or markup beyond what the
+        per-cell check accepts could widen the grid or need refusing; a sheet saved without
+        cached values (30,000 formula cells after the last value, in a filled-in Smelter
+        List) has neither, and C-level searches say so without a Python loop per cell.
+        """
+        close = body.find(b"</c>", tail[0], tail[1])  # the end of the last valued cell
+        if close == -1:
+            return True
+        return _TAIL_ODD.search(body, close + 4, tail[1]) is not None
 
     def _converter(self, attrs: bytes | None) -> Callable[[bytes], Any]:
         """raw ``<v>`` bytes → value, for cells whose start tag has these ``s=``/``t=``."""
@@ -741,7 +761,11 @@ class XlsxReader:
         return cls(read, tuple(names), paths, parser)
 
     def grid(self, name: str) -> Grid:
-        return self.parser.grid(_part(self.read, self.paths[name]))
+        return self.parser.grid(self.xml(name))
+
+    def xml(self, name: str) -> bytes:
+        """The worksheet part of sheet ``name``."""
+        return _part(self.read, self.paths[name])
 
 
 def _xml(read: Callable[[str], bytes | None], path: str) -> Any:
