@@ -217,10 +217,8 @@ class Timers:
 STEPS = [
     (poll_module, "record", "record (sha256, headers, INSERT)"),
     (poll_module, "process", "process"),
-    (intake_module, "parse_message", "  parse (in record and process)"),
-    (intake_module, "open_files", "  open attachments"),
-    (intake_module, "_plan", "  plan (match, duplicate checks, validation)"),
-    (intake_module, "judge", "    judge = validate"),
+    (intake_module, "_plan", "  plan (match, duplicate checks)"),
+    (intake_module, "judge", "    judge again in-process (another campaign's context)"),
     (intake_module, "_write", "  write transaction"),
     (intake_module, "put_blob", "    put_blob (raw mail + workbook)"),
     (intake_module, "queue_answer", "    queue_answer (render, outbox)"),

@@ -303,3 +303,41 @@ def test_a_reply_to_a_supplier_with_two_campaigns_goes_by_template(
     submission = session.exec(select(Submission)).one()
     request = session.get(Request, submission.request_id)
     assert request is not None and request.campaign_id != emrt.id
+
+
+def test_worker_processes_judge_like_the_service_itself(intake: Intake,
+                                                        session: Session) -> None:
+    """The pool (spawned workers, verdicts sent back) and in-process preparing agree, and
+    a verdict judged with another campaign's context is judged again."""
+    from dataclasses import replace as dc_replace
+
+    from outreach.services.intake_prepare import PreparePool, prepare
+
+    raws = [reply(sender="pat@a1.example", files=((f"c{i}.xlsx", (
+        accepted_cmrt(seed=70 + i) if i % 2 else rejected_cmrt(seed=70 + i))),))
+        for i in range(4)]
+    with intake.sessions() as s:
+        settings = intake.prepare_settings(s)
+    assert set(settings.contexts) == {"CMRT"}
+    pool = PreparePool(workers=2)
+    try:
+        pooled = list(pool.map(raws, settings))
+    finally:
+        pool.close()
+    inline = [prepare(raw, settings) for raw in raws]
+    for a, b in zip(pooled, inline, strict=True):
+        assert not isinstance(a, BaseException)
+        assert {k: v.outcome for k, v in a.judged.items()} == \
+            {k: v.outcome for k, v in b.judged.items()}
+        assert a.files[0].opened is None and a.files[0].family == "CMRT"
+    # a verdict for another campaign is not used: judged again with the request's context
+    wrong = dc_replace(pooled[1], judged={(999, 0): pooled[0].judged[next(iter(
+        pooled[0].judged))]})
+    inbound_id = record(intake, Identity("test:box", "INBOX", 1, next(_uids)), raw=raws[1],
+                        size=len(raws[1]), internal_date=intake.clock.now())
+    assert inbound_id is not None
+    process(intake, inbound_id, raws[1], prepared=wrong)
+    fresh(session)
+    submission = session.exec(select(Submission)).one()
+    expected = next(iter(inline[1].judged.values())).outcome
+    assert submission.outcome == str(expected)

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from outreach.cmrt.validate import Outcome, Result, ValidationContext
 from outreach.core.clock import Clock, local_date
-from outreach.core.enums import ContactRole, ContactStatus, RequestState
+from outreach.core.enums import CampaignState, ContactRole, ContactStatus, RequestState
 from outreach.core.match import Candidate, Matched, MatchResult, NotOurs, Quarantined, match_reply
 from outreach.db.audit import record_event
 from outreach.db.engine import write_transaction
@@ -50,21 +50,15 @@ from outreach.db.models import (
     Submission,
     SubmissionSmelter,
 )
-from outreach.intake.classify import Classification, classify
+from outreach.intake.classify import Classification
 from outreach.intake.model import Link, MiB, ParsedMessage, ParseLimits
 from outreach.intake.parse import parse_message
 from outreach.mail.template_store import TemplateStore
 from outreach.services.answers import ANSWER_FOR_OUTCOME, Recipient, queue_answer
 from outreach.services.blobs import get_blob, put_blob
 from outreach.services.intake_evidence import DomainIndex, candidate_for, gather_evidence
-from outreach.services.intake_files import (
-    IncomingFile,
-    families,
-    files_of,
-    judge,
-    link_findings,
-    open_files,
-)
+from outreach.services.intake_files import IncomingFile, families, judge, link_findings
+from outreach.services.intake_prepare import Prepared, PrepareSettings, prepare
 from outreach.services.smelters import SmelterData, load_smelter_context
 from outreach.services.validation_context import open_limits, validation_context
 from outreach.settings import Settings
@@ -110,6 +104,20 @@ class Intake:
             self._smelters = load_smelter_context(session)
         return self._smelters
 
+    def prepare_settings(self, session: Session) -> PrepareSettings:
+        """What ``intake_prepare`` needs, with the context of the one running campaign of
+        each template family (a family with several running campaigns is judged after
+        matching)."""
+        running = session.exec(select(Campaign).where(
+            Campaign.state == CampaignState.RUNNING).order_by(col(Campaign.id))).all()
+        by_family: dict[str, list[Campaign]] = {}
+        for campaign in running:
+            by_family.setdefault(str(campaign.template_family), []).append(campaign)
+        contexts = {family: (only[0].id or 0, campaign_context(self, session, only[0]))
+                    for family, only in by_family.items() if len(only) == 1}
+        return PrepareSettings(self.parse_limits, open_limits(self.settings.validation),
+                               str(self.settings.mail.from_address), contexts)
+
     def forget(self) -> None:
         """Drop what was loaded (contacts changed: a bounce, an accepted suggestion)."""
         self._index = None
@@ -129,7 +137,7 @@ def record(intake: Intake, identity: Identity, *, raw: bytes | None, size: int,
     """Write the mail's identity; its id, or None when it was recorded before (by us or by
     another process). A mail that could not be downloaded is recorded as failed."""
     now = intake.clock.now()
-    headers = parse_message(raw[:256 * 1024], intake.parse_limits) if raw else None
+    headers = parse_message(_header_block(raw), intake.parse_limits) if raw else None
     row = InboundMessage(
         account=identity.account, folder=identity.folder, uidvalidity=identity.uidvalidity,
         uid=identity.uid, received_at=internal_date or now, size=size,
@@ -151,6 +159,12 @@ def record(intake: Intake, identity: Identity, *, raw: bytes | None, size: int,
         log.warning("inbound.not_downloaded", inbound=inbound_id, folder=identity.folder,
                     uid=identity.uid, error=error)
     return inbound_id
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The message's header (what ``record`` keeps of it), without parsing the body."""
+    ends = [at for at in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if at != -1]
+    return raw[:min(ends) + 2] if ends else raw[:256 * 1024]
 
 
 # -- 2. process ----------------------------------------------------------------------------
@@ -179,13 +193,15 @@ class _Plan:
 
 
 def process(intake: Intake, inbound_id: int, raw: bytes, *, assign_to: int | None = None,
-            actor: str = ACTOR) -> str:
+            actor: str = ACTOR, prepared: Prepared | None = None) -> str:
     """Process one recorded mail; returns its new status. ``assign_to`` is a person's
-    decision (``outreach inbox assign``): the mail answers that request, whoever sent it."""
-    parsed = parse_message(raw, intake.parse_limits)
-    classification = classify(parsed, mailbox=str(intake.settings.mail.from_address))
-    files = files_of(classification)
-    open_files(files, open_limits(intake.settings.validation))
+    decision (``outreach inbox assign``): the mail answers that request, whoever sent it.
+    ``prepared``: the CPU part done already (``intake_prepare``, by a worker process)."""
+    if prepared is None:
+        prepared = prepare(raw, PrepareSettings(
+            intake.parse_limits, open_limits(intake.settings.validation),
+            str(intake.settings.mail.from_address)))
+    parsed = prepared.parsed
     with intake.sessions() as session:
         inbound = session.get(InboundMessage, inbound_id)
         if inbound is None:
@@ -194,7 +210,7 @@ def process(intake: Intake, inbound_id: int, raw: bytes, *, assign_to: int | Non
         if inbound.status not in allowed:
             return inbound.status
         from_status = inbound.status
-        plan = _plan(intake, session, inbound, raw, parsed, classification, files, assign_to)
+        plan = _plan(intake, session, inbound, raw, prepared, assign_to)
     with write_transaction(intake.sessions) as session:
         claimed = session.execute(
             update(InboundMessage).where(col(InboundMessage.id) == inbound_id)
@@ -243,8 +259,8 @@ def stored_raw(intake: Intake, inbound: InboundMessage) -> bytes | None:
 
 
 def _plan(intake: Intake, session: Session, inbound: InboundMessage, raw: bytes,
-          parsed: ParsedMessage, classification: Classification, files: list[IncomingFile],
-          assign_to: int | None) -> _Plan:
+          prepared: Prepared, assign_to: int | None) -> _Plan:
+    parsed, classification, files = prepared.parsed, prepared.classification, prepared.files
     plan = _Plan(status="processed", classification=classification.kind, files=files)
     duplicate = None if assign_to is not None else _duplicate_of(session, inbound, parsed,
                                                                  files)
@@ -296,7 +312,8 @@ def _plan(intake: Intake, session: Session, inbound: InboundMessage, raw: bytes,
         if earlier is not None:
             plan.earlier[number] = earlier
         else:
-            plan.results[number] = judge(item, context)
+            ahead = prepared.judged.get((campaign.id or 0, number))
+            plan.results[number] = ahead if ahead is not None else judge(item, context)
     if not files:
         plan.status, plan.links = "attention", classification.links
         plan.note = ("the reply links to a file instead of attaching it"

@@ -28,8 +28,12 @@ from outreach.db.engine import write_transaction
 from outreach.db.models import InboundMessage, InboxFolder
 from outreach.mail.inbox_source import FolderStatus, InboxSession, InboxSource, InboxUnavailable
 from outreach.services.intake import OURS, Identity, Intake, failed, process, record, stored_raw
+from outreach.services.intake_prepare import POOL_THRESHOLD, Prepared, PreparePool
 
 log = structlog.get_logger(__name__)
+
+#: recorded mails handed to processing at a time (bounds the bytes held in memory)
+CHUNK = 32
 
 
 @dataclass
@@ -87,20 +91,30 @@ def _poll_folder(intake: Intake, inbox: InboxSession, folder: str, report: PollR
                                  ).all())
     new = [uid for uid in uids if uid not in known]
     max_bytes = int(intake.settings.imap.max_message_mb * 1024 * 1024)
-    for mail in inbox.fetch(folder, new, max_bytes=max_bytes):
-        report.fetched += 1
-        identity = Identity(inbox.account, folder, mail.uidvalidity, mail.uid)
-        error = None if mail.raw is not None else _not_downloaded(mail.error, mail.size,
-                                                                   max_bytes)
-        inbound_id = record(intake, identity, raw=mail.raw, size=mail.size,
-                            internal_date=mail.internal_date, error=error)
-        if inbound_id is None:
-            continue  # recorded already (another poller)
-        report.recorded += 1
-        if mail.raw is None:
-            report.count("failed")
-            continue
-        report.count(_process_safely(intake, inbound_id, mail.raw))
+    pool = PreparePool() if len(new) >= POOL_THRESHOLD else None
+    try:
+        chunk: list[tuple[int, bytes]] = []
+        for mail in inbox.fetch(folder, new, max_bytes=max_bytes):
+            report.fetched += 1
+            identity = Identity(inbox.account, folder, mail.uidvalidity, mail.uid)
+            error = None if mail.raw is not None else _not_downloaded(mail.error, mail.size,
+                                                                       max_bytes)
+            inbound_id = record(intake, identity, raw=mail.raw, size=mail.size,
+                                internal_date=mail.internal_date, error=error)
+            if inbound_id is None:
+                continue  # recorded already (another poller)
+            report.recorded += 1
+            if mail.raw is None:
+                report.count("failed")
+                continue
+            chunk.append((inbound_id, mail.raw))
+            if len(chunk) >= CHUNK:
+                _process_chunk(intake, chunk, pool, report)
+                chunk = []
+        _process_chunk(intake, chunk, pool, report)
+    finally:
+        if pool is not None:
+            pool.close()
     _apply_actions(intake, inbox, folder, status.uidvalidity, report)
     with write_transaction(intake.sessions) as session:
         row = session.get(InboxFolder, epoch.id)
@@ -108,9 +122,31 @@ def _poll_folder(intake: Intake, inbox: InboxSession, folder: str, report: PollR
             row.last_polled_at = intake.clock.now()
 
 
-def _process_safely(intake: Intake, inbound_id: int, raw: bytes) -> str:
+def _process_chunk(intake: Intake, chunk: list[tuple[int, bytes]],
+                   pool: PreparePool | None, report: PollReport) -> None:
+    """Process recorded mails; with a pool, the workers parse and judge the next ones
+    while this process writes."""
+    if not chunk:
+        return
+    if pool is None:
+        for inbound_id, raw in chunk:
+            report.count(_process_safely(intake, inbound_id, raw))
+        return
+    with intake.sessions() as session:
+        settings = intake.prepare_settings(session)
+    outcomes = pool.map((raw for _, raw in chunk), settings)
+    for (inbound_id, raw), prepared in zip(chunk, outcomes, strict=True):
+        if isinstance(prepared, BaseException):
+            log.error("inbound.prepare_error", inbound=inbound_id, error=repr(prepared))
+            report.count(failed(intake, inbound_id, raw, prepared))
+            continue
+        report.count(_process_safely(intake, inbound_id, raw, prepared))
+
+
+def _process_safely(intake: Intake, inbound_id: int, raw: bytes,
+                    prepared: Prepared | None = None) -> str:
     try:
-        return process(intake, inbound_id, raw)
+        return process(intake, inbound_id, raw, prepared=prepared)
     except Exception as exc:  # one bad mail never stops the others
         log.exception("inbound.process_error", inbound=inbound_id)
         return failed(intake, inbound_id, raw, exc)
