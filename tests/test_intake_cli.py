@@ -101,6 +101,11 @@ def test_poll_review_assign_add_and_suggestions(cli: Runner, tmp_path: Path) -> 
     left = json.loads(ok(cli("contact", "suggestions", "--json")))
     assert len(left) == len(suggestions) - 1
 
+    history = json.loads(ok(cli("history", "A1", "--json")))
+    kinds = [line["kind"] for line in history]
+    assert "inbound.reply" in kinds and "request.accepted" in kinds
+    assert "A1" in ok(cli("history", "A1", "--kind", "submission"))
+
     code, _, err = cli("inbox", "assign", "999", "A1")
     assert code == 5 and "no inbound message #999" in err
     code, _, err = cli("submission", "show", "999")

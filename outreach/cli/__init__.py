@@ -22,6 +22,7 @@ from outreach.cli import (
     config,
     db,
     demo,
+    history,
     inbox,
     request,
     schedule,
@@ -93,6 +94,7 @@ app.command("run")(service.run)
 app.command("tick")(service.tick)
 app.command("deliver")(service.deliver)
 app.command("poll")(inbox.poll)
+app.command("history")(history.history)
 app.command("validate")(validate.validate_cmd)
 
 

@@ -16,6 +16,7 @@ from outreach.cli.output import err, out, print_json, table
 from outreach.cmrt.reference import CID_PATTERN, RmapStatus, Smelter
 from outreach.db.models import SmelterListKind
 from outreach.errors import InvalidInput, NotFound
+from outreach.services.revalidate import revalidate_accepted
 from outreach.services.smelters import (
     Problem,
     SmelterData,
@@ -60,11 +61,15 @@ def import_cmd(
         with cli.unit_of_work() as session:
             report = import_smelter_file(session, cli.app().clock, parsed, actor=cli.actor,
                                          skip_invalid=skip_invalid, dry_run=dry_run)
+            checked = None if dry_run else revalidate_accepted(
+                session, cli.app().clock, actor=cli.actor, import_id=report.import_id,
+                reason=f"re-checked after importing {file.name}")
     except SmelterFileRejected as rejected:
         _print_problems(parsed.kind, rejected.problems, as_json)
         raise
     if as_json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(),
+                    "revalidation": checked.as_dict() if checked is not None else None})
         return
     if report.problems:
         _print_problems(parsed.kind, report.problems, False)
@@ -76,6 +81,15 @@ def import_cmd(
         parts.append(f"{report.skipped_invalid} invalid rows skipped")
     out().print(f"{verb} {report.rows} {_WHAT[parsed.kind]} from {file.name}{template}: "
                 f"{', '.join(parts)}", highlight=False, markup=False)
+    if checked is not None and checked.submissions:
+        found = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in
+                          sorted(checked.counts.items())) or "no differences"
+        out().print(f"re-checked {checked.submissions} accepted submission(s), "
+                    f"{checked.smelter_rows} smelter rows: {found}"
+                    + (f" (suppliers {', '.join(checked.affected_suppliers[:20])})"
+                       if checked.differences else "")
+                    + "; verdicts are unchanged, the next digest lists the differences",
+                    highlight=False, markup=False)
 
 
 def _print_problems(kind: SmelterListKind, problems: tuple[Problem, ...], as_json: bool

@@ -316,7 +316,9 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
         _stage_sent(session, message, now)
         record_event(session, clock, actor=SYSTEM, kind="message.sent",
                      request_id=message.request_id, message_id=message.message_id,
-                     stage=message.stage, repeat=message.repeat, refused=list(result.refused))
+                     stage=message.stage, repeat=message.repeat, kind_of=message.kind,
+                     to=list(message.to_addresses), cc=list(message.cc_addresses),
+                     refused=list(result.refused))
         return False
     if result.opens_circuit or (result.counts_as_connection_error
                                 and delivery_state.connection_failed(session, clock,
