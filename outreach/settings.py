@@ -273,6 +273,17 @@ class ValidationSettings(Section):
         return value
 
 
+class AlertSettings(Section):
+    """How the service raises the alarm when it stops by itself (the circuit breaker paused
+    delivery): besides the event, the error log line, ``outreach status`` and the digest,
+    every alert is appended to ``<data>/alerts.log`` (one JSON line) and, when set,
+    ``command`` runs with ``OUTREACH_ALERT_KIND`` and ``OUTREACH_ALERT_MESSAGE`` in its
+    environment (e.g. a script that posts to your chat or paging tool)."""
+
+    command: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+
 class IntakeSettings(Section):
     """What intake does with replies once they are read from the mailbox."""
 
@@ -303,6 +314,7 @@ class Settings(BaseModel):
     validation: ValidationSettings = ValidationSettings()
     delivery: DeliverySettings = DeliverySettings()
     intake: IntakeSettings = IntakeSettings()
+    alerts: AlertSettings = AlertSettings()
     digest: DigestSettings = DigestSettings()
 
     #: which TOML file was read (None: embedded defaults); informational, not configurable

@@ -156,6 +156,13 @@ def test_login_or_policy_refusal_opens_the_circuit(
         app: App, session: Session, clock: FixedClock, smtp_server: SmtpServer,
         mailboxes: Mailboxes, fault: str) -> None:
     settings = smtp_settings(app.settings, smtp_server, mailboxes)
+    alarm = settings.data / "alarm.txt"
+    script = settings.data / "alarm.sh"
+    script.write_text("#!/bin/sh\n"
+                      f'echo "$OUTREACH_ALERT_KIND: $OUTREACH_ALERT_MESSAGE" >> {alarm}\n')
+    script.chmod(0o755)
+    settings = settings.model_copy(update={"alerts": settings.alerts.model_copy(
+        update={"command": str(script)})})
     if fault == "auth":
         settings = settings.model_copy(update={"smtp": settings.smtp.model_copy(
             update={"password": SecretStr("wrong")})})
@@ -165,6 +172,10 @@ def test_login_or_policy_refusal_opens_the_circuit(
         queue(session, clock, settings, f"r{i}:request:1", [mailboxes.supplier.address])
     report = svc.deliver_due(app.sessions, clock, transport_for(settings), settings)
     assert report.paused and report.sent == 0
+    # the alarm was raised once: the command ran, alerts.log has the line
+    assert alarm.read_text().count("delivery.paused: ") == 1
+    assert "outreach delivery resume" in alarm.read_text()
+    assert '"kind": "delivery.paused"' in (settings.data / "alerts.log").read_text()
     with tx(session):
         state = delivery_state.delivery_state(session, clock)
     assert state.paused and state.paused_by == "system:delivery"
@@ -172,8 +183,9 @@ def test_login_or_policy_refusal_opens_the_circuit(
     queued = session.exec(select(OutboundMessage)).all()
     assert {m.status for m in queued} == {svc.QUEUED} and all(m.lease_owner is None
                                                                for m in queued)
-    # paused: nothing goes until a person resumes
+    # paused: nothing goes until a person resumes, and no second alarm
     assert svc.deliver_due(app.sessions, clock, transport_for(settings), settings).paused
+    assert alarm.read_text().count("delivery.paused: ") == 1
     assert session.exec(select(Event.kind).where(Event.kind == "delivery.paused")).all()
 
 

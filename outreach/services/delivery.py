@@ -61,6 +61,7 @@ from outreach.mail.compose import (
 )
 from outreach.mail.transport import Envelope, SendResult, Transport
 from outreach.services import delivery_state
+from outreach.services.alerts import raise_alert
 from outreach.services.blobs import get_blob
 from outreach.settings import DeliverySettings, Settings
 
@@ -102,6 +103,8 @@ class DeliveryReport:
     paused: str | None = None
     #: another process held the delivery turn; this pass did nothing
     busy: bool = False
+    #: this pass opened the circuit (an alert was raised)
+    circuit_opened: bool = False
     details: list[str] = field(default_factory=list)
 
     @property
@@ -146,6 +149,10 @@ def deliver_due(sessions: sessionmaker[Session], clock: Clock, transport: Transp
     log.info("delivery.pass", sent=report.sent, partial=report.partial, retried=report.retried,
              failed=report.failed, deferred=report.deferred, uncertain=report.uncertain,
              paused=bool(report.paused))
+    if report.circuit_opened:  # after the commit: the alert's command may take a while
+        raise_alert(settings, "delivery.paused",
+                    f"delivery paused by the circuit breaker: {report.paused}. Fix the cause, "
+                    "then run `outreach delivery resume`.", clock.now())
     return report
 
 
@@ -323,7 +330,8 @@ def _record(session: Session, clock: Clock, config: DeliverySettings, message: O
     if result.opens_circuit or (result.counts_as_connection_error
                                 and delivery_state.connection_failed(session, clock,
                                                                      result.detail)):
-        delivery_state.open_circuit(session, clock, result.detail)
+        if delivery_state.open_circuit(session, clock, result.detail):
+            report.circuit_opened = True
         message.attempts = max(message.attempts - 1, 0)  # not this message's fault
         message.lease_until = message.lease_owner = None
         message.last_error = result.detail
