@@ -22,7 +22,6 @@ from outreach.logs import configure_logging
 from outreach.mail.blank_template import blank_template
 from outreach.mail.template_context import company_info
 from outreach.mail.template_store import TemplateStore
-from outreach.resources import resource_dir
 from outreach.services.campaigns import frozen_template_kinds
 from outreach.settings import ClockSettings, Settings, load_settings
 
@@ -54,7 +53,7 @@ class App:
             with self.sessions() as session:
                 frozen = frozen_template_kinds(session)
             self._templates = TemplateStore(
-                resource_dir("templates") / "email",
+                self.settings.email_templates_dir,
                 ladder=Ladder.model_validate(self.settings.ladder),
                 company=company_info(self.settings.company),
                 from_address=str(self.settings.mail.from_address), clock=self.clock,

@@ -41,6 +41,7 @@ from outreach.core.delivery_limits import DeliveryLimits
 from outreach.core.enums import TemplateFamily
 from outreach.core.ladder import Ladder, default_ladder
 from outreach.errors import ConfigError
+from outreach.resources import resource_dir
 
 ENV_PREFIX = "OUTREACH_"
 DEFAULT_CONFIG_PATH = Path("config/outreach.toml")
@@ -130,6 +131,9 @@ class MailSettings(Section):
     from_name: str = "Conflict Minerals Compliance"
     #: where our own compliance team is copied when a stage says "compliance"
     compliance_address: EmailStr = "compliance@company.example"
+    #: the e-mail templates an admin edits (a copy of the shipped ``templates/email``);
+    #: None: the shipped ones. Edits take effect without a restart once they pass the check.
+    templates_dir: Path | None = None
 
 
 class PersonSettings(Section):
@@ -341,6 +345,10 @@ class Settings(BaseModel):
     @property
     def outbox_dir(self) -> Path:
         return self.data / "outbox"
+
+    @property
+    def email_templates_dir(self) -> Path:
+        return self.mail.templates_dir or resource_dir("templates") / "email"
 
     @property
     def exports_dir(self) -> Path:

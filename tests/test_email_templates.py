@@ -256,3 +256,20 @@ def test_cli_preview_for_a_supplier_from_the_database(cli, tmp_path: Path, db_ur
     assert "Tëst Metals" in text and "_TT-1.xlsx" in text
     code, _, err = cli("template", "preview", "request", "--supplier", "NOPE")
     assert code == 5 and "NOPE" in err
+
+
+def test_the_template_folder_is_a_setting(cli, folder: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mail.templates_dir` points the service and both commands at the admin's copy."""
+    write(folder / "request" / "subject.txt",
+          "Edited by the admin: {{ campaign.family }} {{ subject_tag }}\n")
+    monkeypatch.setenv("OUTREACH_MAIL__TEMPLATES_DIR", str(folder))
+    code, out, _ = cli("template", "check")
+    assert code == 0 and str(folder) in out
+    code, _, err = cli("template", "preview", "request", "--out", str(folder.parent / "p"))
+    assert code == 0, err
+    eml = (folder.parent / "p" / "request-en.eml").read_bytes()
+    assert b"Edited by the admin" in eml
+    write(folder / "request" / "body.txt", "{{ supplier.nmae }}\n")
+    code, _, _ = cli("template", "check")
+    assert code == 6

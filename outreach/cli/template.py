@@ -27,7 +27,6 @@ from outreach.mail.template_context import (
 from outreach.mail.template_preview import preview_message
 from outreach.mail.template_samples import INTAKE_KINDS, sample_context
 from outreach.mail.templates import TemplateSet
-from outreach.resources import resource_dir
 from outreach.services.campaigns import frozen_template_kinds, get_campaign
 from outreach.settings import Settings
 
@@ -37,11 +36,12 @@ app = typer.Typer(help="Check and preview the e-mail templates.", no_args_is_hel
 INVALID = InvalidInput.exit_code
 
 DirOption = Annotated[Path | None, typer.Option(
-    "--dir", file_okay=False, help="Template folder [default: the shipped templates/email]")]
+    "--dir", file_okay=False,
+    help="Template folder [default: mail.templates_dir, else the shipped templates/email]")]
 
 
-def _directory(given: Path | None) -> Path:
-    directory = given or resource_dir("templates") / "email"
+def _directory(given: Path | None, settings: Settings) -> Path:
+    directory = given or settings.email_templates_dir
     if not directory.is_dir():
         raise InvalidInput(f"template folder {directory} does not exist")
     return directory
@@ -59,7 +59,7 @@ def check_cmd(
     """
     cli = state(ctx)
     settings = cli.settings()
-    folder = _directory(directory)
+    folder = _directory(directory, cli.settings())
     problems = check(folder, ladder=settings.ladder, company=company_info(settings.company),
                      from_address=str(settings.mail.from_address),
                      required_kinds=(*INTAKE_KINDS, *sorted(_frozen_kinds(cli))))
@@ -76,8 +76,8 @@ def check_cmd(
             templates = TemplateSet.load(folder)
             out().print(f"templates OK: {len(templates.kinds)} kinds "
                         f"({', '.join(templates.kinds)}), languages: en "
-                        f"{' '.join(templates.languages)} · sha256 {templates.hash[:12]}",
-                        highlight=False, markup=False)
+                        f"{' '.join(templates.languages)} · sha256 {templates.hash[:12]} "
+                        f"· {folder}", highlight=False, markup=False)
     if problems:
         raise typer.Exit(INVALID)
 
@@ -101,7 +101,7 @@ def preview_cmd(
     """Write KIND as an .eml (text + HTML) and an .html file to look at."""
     cli = state(ctx)
     settings = cli.settings()
-    templates = TemplateSet.load(_directory(directory))
+    templates = TemplateSet.load(_directory(directory, cli.settings()))
     if kind not in templates.kinds:
         raise NotFound(f"there is no template kind {kind!r} (kinds: {', '.join(templates.kinds)})")
     context = (_supplier_context(cli, settings, kind, supplier, campaign) if supplier
