@@ -99,6 +99,28 @@ def test_many_messages_share_one_connection_and_the_account_limit(
     assert svc.deliver_due(app.sessions, clock, transport_for(settings), settings).sent == 3
 
 
+def test_answers_and_digests_go_ahead_of_a_large_launch(
+        app: App, session: Session, clock: FixedClock, smtp_server: SmtpServer,
+        mailboxes: Mailboxes) -> None:
+    """A launch of 30 requests is queued first; an answer and a digest queued after it
+    still go in the first minute's five sends."""
+    from outreach.services.answers import ANSWER_PRIORITY
+
+    settings = smtp_settings(app.settings, smtp_server, mailboxes, per_minute=5)
+    for i in range(30):
+        queue(session, clock, settings, f"r{i}:request:1", [f"s{i}@supplier.example"],
+              kind="request")
+    clock.advance(timedelta(seconds=5))
+    queue(session, clock, settings, "answer:submission:1", ["kim@supplier.example"],
+          kind="receipt", stage=None, priority=ANSWER_PRIORITY)
+    queue(session, clock, settings, "digest:1:2027-W03", ["compliance@company.example"],
+          kind="digest", stage=None, priority=50)
+    report = svc.deliver_due(app.sessions, clock, transport_for(settings), settings)
+    assert report.sent == 5
+    first = [m.rcpt_tos[0] for m in smtp_server.messages]
+    assert first[:2] == ["kim@supplier.example", "compliance@company.example"]
+
+
 def test_no_contact_gets_two_ladder_mails_within_the_gap_but_answers_go(
         app: App, session: Session, clock: FixedClock, smtp_server: SmtpServer,
         mailboxes: Mailboxes) -> None:
