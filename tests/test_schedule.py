@@ -303,3 +303,42 @@ def test_cli_update_ladder_dry_run_then_for_real(cli, session: Session, clock: F
     assert code == 6 and "already runs the configured ladder" in err
     code, _, err = cli("campaign", "update-ladder", "--dry-run")  # back to the 10-day default
     assert code == 0, err
+
+
+def test_other_running_campaigns_count_against_the_account_limit(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    """An EMRT campaign started before the CMRT one asks the same suppliers first: the
+    CMRT preview (which lists only its own sends) shows its requests held by the
+    per-contact gap, where alone they would all have gone in the first two minutes."""
+    from outreach.core.enums import TemplateFamily
+    from outreach.services.campaigns import NewCampaign, create_campaign, start_campaign
+
+    lines = [supplier_line(f"S{i:02d}") for i in range(10)]
+    with tx(session):
+        import_lines(session, clock, tmp_path / "s.csv", lines)
+        emrt = create_campaign(session, clock, NewCampaign(
+            name="EMRT 2026", reporting_year=2026, due_date=date(2027, 3, 31),
+            template_family=TemplateFamily.EMRT, min_version="1.1", scope_tags=()),
+            actor="cli:test", company_time_zone="UTC")
+        start_campaign(session, clock, emrt, default_ladder(), actor="cli:test",
+                       late_joiner_days=30, company_time_zone="UTC")
+        cmrt = running_campaign(session, clock)
+    limited = app.settings.model_copy(update={
+        "delivery": app.settings.delivery.model_copy(update={"per_minute": 5})})
+    fresh(session)
+    shared = simulate(session, clock, limited, cmrt)
+    together = sorted(r.at for r in shared.rows if r.stage == "request")
+    assert len(together) == 10  # only the CMRT campaign's sends are listed
+    assert {r.supplier_code for r in shared.rows} == {f"S{i:02d}" for i in range(10)}
+    with tx(session):
+        pause_campaign(session, clock, session.get(Campaign, emrt.id), actor="cli:test",
+                       reason="test")
+    fresh(session)
+    alone = sorted(r.at for r in simulate(session, clock, limited,
+                                          session.get(Campaign, cmrt.id)).rows
+                   if r.stage == "request")
+    assert alone[0] == T0 and alone[-1] == T0 + timedelta(minutes=1)
+    gap = timedelta(hours=limited.delivery.contact_min_gap_hours)
+    assert together[0] >= T0 + gap  # each contact got the EMRT request at T0 or T0+1min
+    held = [r for r in shared.rows if r.stage == "request"]
+    assert all(r.held_by_contact > timedelta(0) and r.contact_rule == "gap" for r in held)

@@ -51,8 +51,8 @@ ASSUMPTIONS = (
     "no supplier replies or submits a workbook",
     "no approvals beyond those already granted",
     "nothing is paused, extended, exempted or re-imported meanwhile",
-    "messages already queued in the outbox go first; other campaigns' future sends are "
-    "not counted",
+    "messages already queued in the outbox go first; other running campaigns' sends "
+    "count against the same limits (they are not listed)",
 )
 
 
@@ -179,6 +179,9 @@ class _Request:
     generation: int = 0
     #: (stage, repeat) last decided: delivery only re-times the request's current stage
     current: tuple[str, int] | None = None
+    #: another running campaign's request: its ladder; its sends count, they do not show
+    ladder: Ladder | None = None
+    shown: bool = True
 
 
 @dataclass
@@ -309,7 +312,7 @@ class _Simulation:
         if request is None:
             return
         assert message.decided_at is not None
-        self.rows.append(ScheduleRow(
+        self._row(request, ScheduleRow(
             at=at, decided_at=message.decided_at, request_id=request.id,
             supplier_code=request.code, stage=message.stage, repeat=message.repeat,
             kind="send", to=message.to, cc=message.cc, queued=message.queued,
@@ -321,8 +324,12 @@ class _Simulation:
             if request.next_at is not None:
                 self.plan(request, min(request.next_at, at))
 
+    def _row(self, request: _Request, row: ScheduleRow) -> None:
+        if request.shown:
+            self.rows.append(row)
+
     def _decide(self, request: _Request, at: datetime) -> None:
-        decision = decide(request.view, self.ladder, at)
+        decision = decide(request.view, request.ladder or self.ladder, at)
         request.next_at = None
         for action in decision.actions:
             if isinstance(action, Send):
@@ -331,7 +338,7 @@ class _Simulation:
                 continue
             kind: RowKind = "handover" if isinstance(action, HandOver) else "awaits_approval"
             repeat = action.repeat if isinstance(action, AwaitApproval) else 1
-            self.rows.append(ScheduleRow(
+            self._row(request, ScheduleRow(
                 at=at, decided_at=at, request_id=request.id, supplier_code=request.code,
                 stage=action.stage, repeat=repeat, kind=kind))
             return  # the ladder stops here until a person acts
@@ -339,12 +346,12 @@ class _Simulation:
             self.plan(request, decision.next_action_at)
 
     def _queue(self, request: _Request, action: Send, at: datetime) -> bool:
-        stage = self.ladder.stage(action.stage)
+        stage = (request.ladder or self.ladder).stage(action.stage)
         to = stage_addresses(stage.to, request.contacts, request.supplier, self.settings)
         cc = [a for a in stage_addresses(stage.cc, request.contacts, request.supplier,
                                          self.settings) if a not in to]
         if not to:
-            self.rows.append(ScheduleRow(
+            self._row(request, ScheduleRow(
                 at=at, decided_at=at, request_id=request.id, supplier_code=request.code,
                 stage=stage.name, repeat=action.repeat, kind="no_address"))
             return False
@@ -387,18 +394,26 @@ def simulate(session: Session, clock: Clock, settings: Settings, campaign: Campa
     sim = _Simulation(ladder=ladder, settings=settings, limits=limits, now=now,
                       until=now + timedelta(days=days), history=_history(session, now, limits))
     requests = _requests(session, settings, campaign)
-    for message in _queued(session, requests, now):
+    everyone = dict(requests)
+    for other in session.exec(select(Campaign).where(Campaign.state == CampaignState.RUNNING)
+                              .where(col(Campaign.id) != campaign.id)).all():
+        if other.ladder is not None:
+            everyone.update(_requests(session, settings, other,
+                                      ladder=Ladder.model_validate(other.ladder)))
+    for message in _queued(session, everyone, now):
         sim.seq = max(sim.seq, message.seq)
         sim.enqueue(message)
-    for request in requests.values():
-        sim.plan(request, max(now, request.next_at) if request.next_at else now)
+    for request in sorted(everyone.values(), key=lambda r: (r.next_at or now, r.id)):
+        sim.plan(request, max(now, request.next_at) if request.next_at else now)  # tick order
     sim.run()
     rows = sorted(sim.rows, key=lambda r: (r.at, r.supplier_code, r.stage, r.repeat))
     return Schedule(campaign=campaign.name, start=now, until=sim.until, ladder=ladder,
                     rows=tuple(rows), suppliers=frozenset(r.code for r in requests.values()))
 
 
-def _requests(session: Session, settings: Settings, campaign: Campaign) -> dict[int, _Request]:
+def _requests(session: Session, settings: Settings, campaign: Campaign, *,
+              ladder: Ladder | None = None) -> dict[int, _Request]:
+    """The campaign's active requests; with ``ladder``, as another campaign's (not shown)."""
     contacts: dict[int, list[Contact]] = {}
     for contact in session.exec(
             select(Contact).join(Request, col(Request.supplier_id) == Contact.supplier_id)
@@ -415,7 +430,8 @@ def _requests(session: Session, settings: Settings, campaign: Campaign) -> dict[
         found[request.id] = _Request(
             id=request.id, code=supplier.code, supplier=supplier,
             contacts=contacts.get(supplier.id, []), view=view, next_at=request.next_action_at,
-            current=(request.stage, request.stage_repeat) if request.stage else None)
+            current=(request.stage, request.stage_repeat) if request.stage else None,
+            ladder=ladder, shown=ladder is None)
     return found
 
 
