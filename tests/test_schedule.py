@@ -26,7 +26,8 @@ from outreach.db.models import (
 from outreach.errors import InvalidState
 from outreach.scheduler import tick_once
 from outreach.services.campaigns import pause_campaign, update_ladder
-from outreach.services.schedule import Schedule, preview_ladder_update, simulate
+from outreach.services.ladder_preview import preview_ladder_update
+from outreach.services.schedule import Schedule, simulate
 from outreach.settings import Settings
 from tests.support.cli_runner import cli_runner
 from tests.support.db_fixtures import T0

@@ -15,8 +15,8 @@ from outreach.core.enums import RequestState, TemplateFamily
 from outreach.core.ladder import Ladder
 from outreach.db.models import Campaign, Request, Supplier
 from outreach.services import campaigns as svc
-from outreach.services import schedule as schedule_svc
-from outreach.services.schedule import LadderPreview, Schedule, ScheduleRow
+from outreach.services.ladder_preview import LadderPreview, preview_ladder_update
+from outreach.services.schedule import Schedule, ScheduleRow
 
 app = typer.Typer(help="Create, start, pause, resume, close and inspect campaigns.",
                   no_args_is_help=True)
@@ -196,7 +196,7 @@ def update_ladder(
     with cli.unit_of_work() as session:
         campaign = svc.get_campaign(session, campaign_ref)
         if dry_run:
-            preview = schedule_svc.preview_ladder_update(session, cli.app().clock, settings,
+            preview = preview_ladder_update(session, cli.app().clock, settings,
                                                          campaign, new, days=days)
         else:
             done = svc.update_ladder(session, cli.app().clock, campaign, new, actor=cli.actor,

@@ -14,8 +14,10 @@ parts the service uses, so the preview and the real run agree:
 
 Assumptions, listed with every schedule: no supplier replies or submits, no approvals beyond
 those already granted (a stage that needs one shows as "awaits approval" and ends that
-request's simulation), nothing paused, extended or re-imported meanwhile, and no other
-campaign's future sends compete for the account limits. Nothing is written.
+request's simulation), nothing paused, extended or re-imported meanwhile. Every other
+running campaign is simulated alongside, so its sends count against the same account and
+contact limits; only the chosen campaign's rows are listed. Nothing is written.
+``ladder_preview`` compares two such schedules for ``campaign update-ladder --dry-run``.
 
 Requests are decided up to the horizon (``days``); a message decided before it is followed
 until it leaves, so a large launch shows when its last message will really go.
@@ -40,7 +42,6 @@ from outreach.core.enums import ACTIVE_REQUEST_STATES, CampaignState
 from outreach.core.ladder import Ladder
 from outreach.db.models import Campaign, Contact, OutboundMessage, RecipientSend, Request, Supplier
 from outreach.errors import InvalidInput, InvalidState, NotFound
-from outreach.services.campaigns import check_ladder_update, ladder_changes
 from outreach.services.delivery import ANSWER_KINDS, QUEUED
 from outreach.services.outbox import LADDER_PRIORITY, request_view, stage_addresses
 from outreach.settings import Settings
@@ -466,103 +467,3 @@ def _history(session: Session, now: datetime, limits: DeliveryLimits) -> _Histor
             .where(col(RecipientSend.sent_at) > now - window)).all():
         contacts.setdefault(address.lower(), []).append(sent_at)
     return _History(deque(account), contacts, limits)
-
-
-# --------------------------------------------------------------------------- ladder change
-
-
-@dataclass(frozen=True)
-class StageChange:
-    """One stage's rows over the horizon under the old and under the new ladder."""
-
-    stage: str
-    before: int
-    after: int
-    before_first: datetime | None
-    before_last: datetime | None
-    after_first: datetime | None
-    after_last: datetime | None
-
-    @property
-    def changed(self) -> bool:
-        return (self.before, self.before_first, self.before_last) != (
-            self.after, self.after_first, self.after_last)
-
-
-@dataclass(frozen=True)
-class NextStepChange:
-    supplier_code: str
-    before: ScheduleRow | None
-    after: ScheduleRow | None
-
-
-@dataclass(frozen=True)
-class LadderPreview:
-    before: Schedule
-    after: Schedule
-    changes: dict[str, Any]
-    stages: tuple[StageChange, ...]
-    next_steps: tuple[NextStepChange, ...]
-
-    def as_json(self) -> dict[str, Any]:
-        def step(row: ScheduleRow | None) -> dict[str, Any] | None:
-            return None if row is None else {"stage": row.stage, "repeat": row.repeat,
-                                             "kind": row.kind, "at": row.at.isoformat()}
-
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {"campaign": self.before.campaign, "from": self.before.start.isoformat(),
-                "until": self.before.until.isoformat(), "changes": self.changes,
-                "assumptions": list(self.before.assumptions),
-                "stages": [{"stage": s.stage, "before": s.before, "after": s.after,
-                            "before_first": iso(s.before_first),
-                            "before_last": iso(s.before_last),
-                            "after_first": iso(s.after_first), "after_last": iso(s.after_last)}
-                           for s in self.stages],
-                "next_steps": [{"supplier": n.supplier_code, "before": step(n.before),
-                                "after": step(n.after)} for n in self.next_steps]}
-
-
-def compare(before: Schedule, after: Schedule) -> tuple[tuple[StageChange, ...],
-                                                        tuple[NextStepChange, ...]]:
-    """Per stage, and per request's next step, how ``after`` differs from ``before``."""
-    names = [s.name for s in before.ladder.stages]
-    names += [s.name for s in after.ladder.stages if s.name not in names]
-    stages = []
-    for name in names:
-        old = [r.at for r in before.rows if r.stage == name]
-        new = [r.at for r in after.rows if r.stage == name]
-        stages.append(StageChange(name, len(old), len(new), min(old, default=None),
-                                  max(old, default=None), min(new, default=None),
-                                  max(new, default=None)))
-    first_old, first_new = _next_steps(before), _next_steps(after)
-    steps = []
-    for code in sorted(set(first_old) | set(first_new)):
-        old_row, new_row = first_old.get(code), first_new.get(code)
-        if _step_key(old_row) != _step_key(new_row):
-            steps.append(NextStepChange(code, old_row, new_row))
-    return tuple(stages), tuple(steps)
-
-
-def _next_steps(schedule: Schedule) -> dict[str, ScheduleRow]:
-    """Each supplier's first step not yet in the outbox."""
-    found: dict[str, ScheduleRow] = {}
-    for row in schedule.rows:  # in time order
-        if not row.queued:
-            found.setdefault(row.supplier_code, row)
-    return found
-
-
-def _step_key(row: ScheduleRow | None) -> tuple[object, ...] | None:
-    return None if row is None else (row.stage, row.repeat, row.kind, row.at)
-
-
-def preview_ladder_update(session: Session, clock: Clock, settings: Settings,
-                          campaign: Campaign, new: Ladder, *, days: int = 30) -> LadderPreview:
-    """What ``campaign update-ladder`` would change, over the next ``days``; writes nothing."""
-    old = check_ladder_update(session, campaign, new)
-    before = simulate(session, clock, settings, campaign, days=days, ladder=old)
-    after = simulate(session, clock, settings, campaign, days=days, ladder=new)
-    stages, steps = compare(before, after)
-    return LadderPreview(before, after, ladder_changes(old, new), stages, steps)
