@@ -6,8 +6,9 @@ transaction is held across network I/O). Jobs coalesce and never overlap themsel
 (``max_instances=1``), and since every due time lives in a row, a missed, late or doubled
 run does no harm. SIGTERM and SIGINT stop the scheduler after the running job finishes.
 
-Jobs: ``tick`` (decide what is due), ``deliver`` (send the outbox), ``poll`` (read the
-mailbox every ``imap.poll_interval_seconds``). With an IMAP server that offers IDLE, an
+Jobs: ``tick`` (decide what is due), ``deliver`` (send the outbox), ``digest`` (queue the
+status digests that are due), ``poll`` (read the mailbox every
+``imap.poll_interval_seconds``). With an IMAP server that offers IDLE, an
 :class:`~outreach.mail.idle_watcher.IdleWatcher` thread (not a job: it blocks on the
 server) waits for new mail and only brings the next ``poll`` forward; the poll itself always
 runs on its interval, so a lost IDLE connection costs at most one interval.
@@ -30,6 +31,7 @@ from outreach.mail.idle_watcher import IdleWatcher
 from outreach.mail.inbox import open_inbox
 from outreach.mail.transport import open_transport
 from outreach.services.delivery import deliver_due
+from outreach.services.digest import send_due_digests
 from outreach.services.intake import Intake
 from outreach.services.poll import poll_once
 from outreach.services.tick import tick
@@ -78,6 +80,13 @@ def poll_mailbox(app: App, backfill_since: date | None = None) -> dict[str, int]
     return poll_once(intake_for(app), source, backfill_since=backfill_since).as_dict()
 
 
+def digest_once(app: App) -> dict[str, int]:
+    """Queue every status digest that is due, once (``services.digest``)."""
+    templates = app.templates()
+    templates.refresh()
+    return send_due_digests(app.sessions, app.clock, app.settings, templates).as_dict()
+
+
 def build_scheduler(app: App) -> BlockingScheduler:
     settings = app.settings.scheduler
     scheduler = BlockingScheduler(
@@ -91,6 +100,10 @@ def build_scheduler(app: App) -> BlockingScheduler:
                       next_run_time=_wall_now(), replace_existing=True)
     # delivery runs in its own job: a slow mail server never delays deciding
     scheduler.add_job(_job("deliver", app, deliver_once), "interval", id="deliver",
+                      seconds=settings.tick_seconds,
+                      next_run_time=_wall_now(), replace_existing=True)
+    # digest due times live in the database: this only asks which are due
+    scheduler.add_job(_job("digest", app, digest_once), "interval", id="digest",
                       seconds=settings.tick_seconds,
                       next_run_time=_wall_now(), replace_existing=True)
     scheduler.add_job(_job("poll", app, poll_mailbox), "interval", id="poll",

@@ -121,6 +121,19 @@ def test_answers_and_digests_go_ahead_of_a_large_launch(
     assert first[:2] == ["kim@supplier.example", "compliance@company.example"]
 
 
+def test_our_own_people_on_copy_are_not_held_by_the_contact_gap(
+        app: App, session: Session, clock: FixedClock, smtp_server: SmtpServer,
+        mailboxes: Mailboxes) -> None:
+    """The senior officer is on copy of every notice: the gap protects suppliers, so two
+    notices to two suppliers go out together."""
+    settings = smtp_settings(app.settings, smtp_server, mailboxes)
+    officer = str(settings.company.senior_officer.email)
+    for i in range(2):
+        queue(session, clock, settings, f"r{i}:senior_notice:1", [f"s{i}@supplier.example"],
+              kind="senior_notice", cc_addresses=[officer])
+    assert svc.deliver_due(app.sessions, clock, transport_for(settings), settings).sent == 2
+
+
 def test_no_contact_gets_two_ladder_mails_within_the_gap_but_answers_go(
         app: App, session: Session, clock: FixedClock, smtp_server: SmtpServer,
         mailboxes: Mailboxes) -> None:

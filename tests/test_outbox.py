@@ -39,10 +39,12 @@ def request_of(session: Session, code: str) -> Request:
 
 
 def run_days(app: App, clock: FixedClock, days: int) -> None:
-    """Tick every hour for ``days`` days (the scheduler ticks far more often)."""
+    """Tick and deliver every hour for ``days`` days (the scheduler does both far more
+    often; a stage still in the outbox holds the next one back)."""
     for _ in range(days * 24):
         clock.advance(timedelta(hours=1))
         tick_once(app)
+        deliver_once(app)
 
 
 def test_the_first_tick_queues_each_request_once_with_the_blank_attached(
@@ -67,6 +69,7 @@ def test_the_season_climbs_the_ladder_and_waits_for_approval(
         app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
     start(app, session, clock, tmp_path)
     tick_once(app)
+    deliver_once(app)
     run_days(app, clock, 30)  # two reminders, ten business days apart
     stages = [(m.stage, m.repeat) for m in messages(session)
               if m.request_id == request_of(session, "A1").id]
@@ -228,8 +231,8 @@ def test_a_season_through_a_real_mail_server(
     try:
         tick_once(live)
         assert deliver_once(live)["sent"] == 1
-        run_days(live, clock, 16)  # ten business days later the reminder is decided
-        assert deliver_once(live)["sent"] == 1
+        run_days(live, clock, 16)  # ten business days later the reminder is decided, sent
+        assert deliver_once(live)["sent"] == 0  # nothing twice
     finally:
         live.close()
     first, second = (message_from_bytes(raw, policy=policy.default)
@@ -242,3 +245,24 @@ def test_a_season_through_a_real_mail_server(
     assert second["Reply-To"].addresses[0].addr_spec == first["Reply-To"].addresses[0].addr_spec
     token = request_of(session, "C3").reply_token
     assert token in str(first["Subject"]) and token in str(second["Subject"])
+
+
+def test_a_stage_still_in_the_outbox_holds_the_next_one(
+        app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    """Held back (delivery paused, a limit): no reminder, follow-up or hand-over is decided
+    on top of a message that has not left; the ladder goes on from the real send."""
+    start(app, session, clock, tmp_path)
+    tick_once(app)  # the requests are queued, never delivered
+    for _ in range(30):
+        clock.advance(timedelta(days=1))
+        tick_once(app)
+    a1 = request_of(session, "A1")
+    assert [(m.stage, m.status) for m in messages(session) if m.request_id == a1.id] == [
+        ("request", "queued")]
+    assert deliver_once(app)["sent"] == 2
+    sent_at = request_of(session, "A1").stage_sent_at
+    assert sent_at == clock.now()
+    run_days(app, clock, 20)
+    reminder = next(m for m in messages(session)
+                    if m.request_id == a1.id and m.stage == "reminder")
+    assert reminder.created_at - sent_at >= timedelta(days=10)  # counted from the send

@@ -24,7 +24,7 @@ from outreach.db.models import (
     Supplier,
 )
 from outreach.errors import InvalidState
-from outreach.scheduler import tick_once
+from outreach.scheduler import deliver_once, tick_once
 from outreach.services.campaigns import pause_campaign, update_ladder
 from outreach.services.ladder_preview import preview_ladder_update
 from outreach.services.schedule import Schedule, simulate
@@ -207,6 +207,7 @@ def test_update_ladder_replans_open_requests_and_records_why(
         app: App, session: Session, clock: FixedClock, tmp_path: Path) -> None:
     campaign = start(session, clock, tmp_path)
     tick_once(app)
+    deliver_once(app)
     clock.advance(timedelta(hours=2))
     session.rollback()
     new = ladder_with_reminder_every(5)

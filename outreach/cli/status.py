@@ -1,4 +1,6 @@
-"""``outreach status``: where every open campaign stands."""
+"""``outreach status``: where every open campaign stands, and its coverage (accepted CMRTs /
+suppliers in scope, responded beside it, by stage, country and metal, the projected date of
+100%): the same figures the digest reports (``services.coverage``)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,14 @@ import typer
 from sqlmodel import Session, col, func, select
 
 from outreach.cli.context import state
-from outreach.cli.output import out, print_json, table
+from outreach.cli.output import out, print_json, table, when
+from outreach.core.clock import local_date
 from outreach.core.enums import CampaignState
 from outreach.db.models import Campaign, DeliveryState, OutboundMessage, Request, Supplier
 from outreach.services.campaigns import get_campaign, request_counts
+from outreach.services.coverage import CampaignCoverage, campaign_coverage
 from outreach.services.delivery import FAILED, QUEUED, UNCERTAIN
+from outreach.services.digest import next_digest_times
 
 
 def status(
@@ -24,6 +29,9 @@ def status(
     """Suppliers, campaigns, and each campaign's requests by state and by stage."""
     cli = state(ctx)
     settings = cli.settings()
+    tz = settings.campaign.time_zone
+    today = local_date(cli.app().clock, tz)
+    coverages: list[CampaignCoverage] = []
     with cli.unit_of_work() as session:
         if campaign_ref is not None:
             campaigns = [get_campaign(session, campaign_ref)]
@@ -33,6 +41,7 @@ def status(
         suppliers = session.exec(select(func.count()).select_from(Supplier)
                                  .where(Supplier.active)).one()
         report = []
+        digests = next_digest_times(session)
         for c in campaigns:
             stages = dict(session.exec(
                 select(Request.stage, func.count()).where(Request.campaign_id == c.id)
@@ -48,6 +57,17 @@ def status(
                 "by_stage": {(k or "not contacted"): v for k, v in stages.items()},
                 "coverage": round(accepted / in_scope, 4) if in_scope else None,
             })
+            picture = campaign_coverage(session, c, today=today, tz=tz)
+            coverages.append(picture)
+            detail = picture.as_json()
+            report[-1].update({
+                key: detail[key] for key in (
+                    "in_scope", "accepted", "responded", "responded_ratio", "complete",
+                    "exempt", "by_country", "by_metal", "series", "rate_per_day",
+                    "projected_complete")})
+            report[-1]["coverage_by_stage"] = detail["by_stage"]
+            due = digests.get(c.id or 0)
+            report[-1]["next_digest_at"] = due.isoformat() if due else None
         attention = _attention(session)
     if as_json:
         print_json({"data": str(settings.data), "active_suppliers": suppliers,
@@ -68,7 +88,7 @@ def status(
             console.print(f"{attention[key]} {what} ({command})", highlight=False)
     if not report:
         console.print("no open campaign: `outreach campaign create NAME --year Y --due DATE`")
-    for r in report:
+    for r, picture in zip(report, coverages, strict=True):
         coverage = "n/a" if r["coverage"] is None else f"{r['coverage']:.0%}"
         console.print(table(
             f"{r['campaign']} · {r['state']} · due {r['due_date']} · coverage {coverage}",
@@ -76,6 +96,46 @@ def status(
             [*(("state: " + k, v) for k, v in sorted(r["by_state"].items())),
              *(("stage: " + k, v) for k, v in sorted(r["by_stage"].items()))],
         ))
+        _print_coverage(console, picture, r["next_digest_at"], tz)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _print_coverage(console: Any, c: CampaignCoverage, next_digest: str | None,
+                    tz: str) -> None:
+    projected = c.projection.complete_on
+    lines = [
+        ("accepted CMRTs / in scope", f"{c.accepted} / {c.in_scope}", _pct(c.coverage)),
+        ("responded (any reply) / in scope", f"{c.responded} / {c.in_scope}",
+         _pct(c.responded_ratio)),
+        ("exempt (not counted)", str(len(c.exempt)), ""),
+        ("rate, last 14 days", f"{c.projection.rate_per_day * 7:.1f} a week", ""),
+        ("projected 100%", "complete" if c.complete else
+         (projected.isoformat() if projected else "no acceptance in 14 days"), ""),
+    ]
+    if next_digest:
+        from datetime import datetime
+
+        lines.append(("next digest", when(datetime.fromisoformat(next_digest), tz), ""))
+    console.print(table(f"{c.campaign} · coverage", ["", "count", "%"], lines))
+    if c.exempt:
+        console.print(table("exempt", ["supplier", "name", "reason"],
+                            [(e.code, e.name, e.reason) for e in c.exempt[:50]]))
+    for title, groups in (("by stage", c.by_stage), ("by supplier country", c.by_country[:30])):
+        console.print(table(f"coverage {title}", ["", "in scope", "accepted", "responded",
+                                                   "coverage", "exempt"],
+                            [(g.key, g.in_scope, g.accepted, g.responded, _pct(g.coverage),
+                              g.exempt) for g in groups]))
+    if c.by_metal:
+        console.print(table("metals in scope (accepted declarations)",
+                            ["metal", "suppliers", "smelter rows"],
+                            [(m.metal, m.suppliers, m.smelters) for m in c.by_metal]))
+    weeks = [p for p in c.series if p.day.weekday() == c.today.weekday()][-8:]
+    if weeks:
+        console.print(table("coverage over time (weekly)", ["day", "accepted", "coverage"],
+                            [(p.day.isoformat(), p.accepted, _pct(p.coverage)) for p in weeks]))
 
 
 def _attention(session: Session) -> dict[str, Any]:

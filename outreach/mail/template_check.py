@@ -13,11 +13,17 @@ from pathlib import Path
 
 from outreach.core.ladder import Ladder, default_ladder
 from outreach.mail.template_context import CompanyInfo, company_info
-from outreach.mail.template_samples import INTAKE_KINDS, sample_contexts
+from outreach.mail.template_samples import (
+    DIGEST_KIND,
+    INTAKE_KINDS,
+    SAMPLE_CHART_CID,
+    sample_contexts,
+)
 from outreach.mail.templates import (
     PARTS,
     REQUIRED_PARTS,
     SHARED,
+    Rendered,
     TemplateProblem,
     TemplateRenderError,
     TemplateSet,
@@ -108,6 +114,9 @@ def _render_all(templates: TemplateSet, kind: str, language: str, company: Compa
         except TemplateRenderError as exc:
             found.add(exc.problem)
             continue
+        if kind == DIGEST_KIND:
+            found |= _digest_problems(templates, language, rendered)
+            continue
         where = templates.source_file(kind, "subject.txt", language) or kind
         if sample.context.request.token not in rendered.subject:
             found.add(TemplateProblem(where, None, "the subject lacks {{ subject_tag }}: "
@@ -125,3 +134,18 @@ def _render_all(templates: TemplateSet, kind: str, language: str, company: Compa
                                       "the HTML does not name the person to contact: "
                                       "include _shared/footer.html"))
     return found
+
+
+def _digest_problems(templates: TemplateSet, language: str, rendered: Rendered
+                     ) -> set[TemplateProblem]:
+    """The digest goes to compliance (no subject tag, no supplier footer), but its HTML
+    must show the chart: ``<img src="cid:{{ chart_cid }}">``."""
+    if rendered.html is None:
+        return {TemplateProblem(templates.path(f"{DIGEST_KIND}/body.html"), None,
+                                "missing: the digest needs body.html (it shows the chart)")}
+    if f"cid:{SAMPLE_CHART_CID}" not in rendered.html:
+        return {TemplateProblem(templates.source_file(DIGEST_KIND, "body.html", language)
+                                or DIGEST_KIND, None,
+                                'the HTML does not show the chart: keep '
+                                '<img src="cid:{{ chart_cid }}">')}
+    return set()

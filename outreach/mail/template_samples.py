@@ -121,6 +121,8 @@ def _findings_for(kind: str, long: bool) -> tuple[FindingInfo, ...]:
 
 def sample_contexts(kind: str, company: CompanyInfo, from_address: str) -> list[Sample]:
     """Every sample a template of ``kind`` must render with."""
+    if kind == DIGEST_KIND:
+        return digest_sample_contexts(company)
     samples: list[Sample] = []
     for people in _PEOPLE:
         long = people.label.startswith("long")
@@ -145,3 +147,82 @@ def sample_context(kind: str, company: CompanyInfo, from_address: str,
     if language:
         context = replace(context, supplier=replace(context.supplier, language=language))
     return context
+
+
+# -- the status digest (kind "digest"): compliance reads it, not a supplier ---------------
+DIGEST_KIND = "digest"
+SAMPLE_CHART_CID = "coverage-chart.sample@company.example"
+
+
+def _digest_section(rows: list[dict[str, object]], total: int | None = None
+                    ) -> dict[str, object]:
+    return {"rows": rows, "total": len(rows) if total is None else total}
+
+
+def digest_sample_contexts(company: CompanyInfo) -> list[Sample]:
+    """What ``template check`` renders the digest with: everything empty (the first digest
+    of a new campaign), and every section full with markup and non-ASCII in names, more rows
+    than shown, a change since the last digest, paused delivery and the "complete" notice."""
+    at = datetime(2027, 3, 2, 8, 0, tzinfo=UTC)
+    campaign = {"name": "CMRT 2026", "reporting_year": 2026, "due_date": _DUE,
+                "family": "CMRT", "state": "running"}
+    empty = _digest_section([])
+    group = {"key": "reminder", "in_scope": 0, "accepted": 0, "responded": 0,
+             "coverage": "n/a"}
+    coverage_empty = {"in_scope": 0, "accepted": 0, "responded": 0, "requests": 0,
+                      "coverage": "n/a", "responded_pct": "n/a", "complete": False,
+                      "change": {"previous_period": None, "accepted": None,
+                                 "responded": None, "coverage_points": None},
+                      "rate_per_week": 0.0, "projected": None, "exempt": [],
+                      "by_stage": [], "by_country": [], "by_metal": []}
+    base = {"company": company, "campaign": campaign, "period": "2027-W09",
+            "generated_at": at, "since": at, "complete": False,
+            "chart_cid": SAMPLE_CHART_CID, "coverage": coverage_empty,
+            "figures": {}, "accepted": empty, "rejected": empty,
+            "awaiting_approval": empty,
+            "upcoming": {**empty, "note": "campaign 'CMRT 2026' is paused", "days": 7},
+            "handed_over": empty, "red_flags": empty, "quarantined": empty,
+            "bounced": empty, "failed": empty, "delivery_paused": None}
+    name = "<script>alert('x')</script> & Söhne 株式会社"
+    supplier = {"code": "ZZ-9", "name": name}
+    finding = {"code": "missing_required", "severity": "error", "where": "Declaration D8",
+               "message": "The company name of the declaring company is required."}
+    full_coverage = {
+        **coverage_empty, "in_scope": 120, "accepted": 57, "responded": 80, "requests": 123,
+        "coverage": "47.5%", "responded_pct": "66.7%",
+        "change": {"previous_period": "2027-W08", "accepted": 9, "responded": 12,
+                   "coverage_points": 7.5},
+        "rate_per_week": 6.5, "projected": date(2027, 5, 2),
+        "exempt": [{"code": "EX-1", "name": name, "reason": "no 3TG in its products"}],
+        "by_stage": [{**group, "in_scope": 60, "accepted": 20, "responded": 30,
+                      "coverage": "33.3%"}],
+        "by_country": [{**group, "key": "DE", "in_scope": 60, "accepted": 20,
+                        "responded": 30, "coverage": "33.3%"}],
+        "by_metal": [{"metal": "Tin", "suppliers": 40, "smelters": 312}]}
+    full = {
+        **base, "coverage": full_coverage,
+        "accepted": _digest_section([{**supplier, "at": at}], total=80),
+        "rejected": _digest_section([{**supplier, "at": at, "filename": "<b>cmrt</b>.xlsx",
+                                      "outcome": "rejected", "findings": [finding]}]),
+        "awaiting_approval": _digest_section([{**supplier, "stage": "senior_notice",
+                                               "since": at}]),
+        "upcoming": {**_digest_section([{**supplier, "at": at, "stage": "reminder",
+                                         "kind": "send", "to": "pat@zz9.example",
+                                         "note": ""}]), "note": None, "days": 7},
+        "handed_over": _digest_section([{**supplier, "at": at, "new": True}]),
+        "red_flags": _digest_section([{"cid": "CID000001", "name": name, "metal": "Gold",
+                                       "country": "Ruritania", "flags": "OECD Annex II",
+                                       "suppliers": "ZZ-9, A-1"}]),
+        "quarantined": _digest_section([{"id": 3, "at": at, "status": "quarantined",
+                                         "sender": "x@unknown.example", "subject": name,
+                                         "note": "no token, unknown sender"}]),
+        "bounced": _digest_section([{"code": "ZZ-9", "email": "old@zz9.example",
+                                     "role": "primary", "at": at}]),
+        "failed": _digest_section([{"id": 7, "kind": "reminder", "status": "failed",
+                                    "code": "ZZ-9", "to": "old@zz9.example",
+                                    "error": "550 no such user"}]),
+        "delivery_paused": "535 authentication failed"}
+    return [Sample("digest, first of a new campaign", base),  # type: ignore[arg-type]
+            Sample("digest, every section full", full),  # type: ignore[arg-type]
+            Sample("digest, coverage complete",  # type: ignore[arg-type]
+                   {**full, "complete": True, "delivery_paused": None})]

@@ -63,6 +63,7 @@ from outreach.mail.transport import Envelope, SendResult, Transport
 from outreach.services import delivery_state
 from outreach.services.alerts import raise_alert
 from outreach.services.blobs import get_blob
+from outreach.services.outbox import supplier_recipients
 from outreach.settings import DeliverySettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -73,6 +74,8 @@ FAILED = "failed"
 UNCERTAIN = "uncertain"
 #: kinds that answer something the supplier just did: exempt from the per-contact limits
 ANSWER_KINDS = frozenset({"receipt", "receipt_with_warnings", "correction", "unreadable"})
+#: kinds that go to our own people, not a supplier contact: no per-contact limits either
+INTERNAL_KINDS = frozenset({"digest"})
 SYSTEM = "system:delivery"
 
 
@@ -268,9 +271,10 @@ def _deliver_one(sessions: sessionmaker[Session], clock: Clock, settings: Settin
         if message is None or message.lease_owner != claim or message.status != QUEUED:
             return False
         now = clock.now()
-        targets = [*message.to_addresses, *message.cc_addresses]
+        targets = supplier_recipients([*message.to_addresses, *message.cc_addresses],
+                                      settings)
         at = earliest_send(now, targets, history.view(), config.limits(),
-                           answer=message.kind in ANSWER_KINDS)
+                           answer=message.kind in ANSWER_KINDS | INTERNAL_KINDS)
         if at > now:
             message.next_attempt_at, message.lease_until, message.lease_owner = at, None, None
             report.deferred += 1
@@ -434,6 +438,11 @@ def _bounced(session: Session, clock: Clock, message: OutboundMessage,
 
 
 def _envelope(message: OutboundMessage, settings: Settings) -> Envelope:
+    if message.raw_sha256:  # composed whole when decided (the digest): send those bytes
+        return Envelope(message.from_address,
+                        unique_addresses(message.to_addresses, message.cc_addresses),
+                        get_blob(settings.attachments_dir, message.raw_sha256),
+                        message.message_id)
     attachment = None
     if message.attachment_sha256:
         attachment = Attachment(message.attachment_name or "attachment.xlsx",

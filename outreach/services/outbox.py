@@ -23,6 +23,7 @@ What a decision becomes:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
@@ -49,6 +50,8 @@ log = structlog.get_logger(__name__)
 
 ACTOR = "system:scheduler"
 NO_ADDRESS_RETRY = timedelta(days=1)
+#: a request whose stage is still queued is looked at again this much later (or at its send)
+UNSENT_RECHECK = timedelta(hours=6)
 #: ladder messages go after answers to suppliers and digests (lower goes first)
 LADDER_PRIORITY = 100
 
@@ -80,6 +83,8 @@ class PlanCache:
     suppliers: dict[int, Supplier] = field(default_factory=dict)
     contacts: dict[int, list[Contact]] = field(default_factory=dict)
     approvals: dict[int, set[str]] = field(default_factory=dict)
+    #: requests whose current stage is still in the outbox: nothing further until it left
+    unsent: set[int] = field(default_factory=set)
     stored_blobs: set[str] = field(default_factory=set)
     blanks: dict[str, BlankTemplate] = field(default_factory=dict)
     #: rows decided in this batch, written with one INSERT each by ``write``
@@ -119,6 +124,14 @@ class PlanCache:
                                                           .in_(supplier_ids))
                                     .order_by(col(Contact.id))).all():
             cache.contacts.setdefault(contact.supplier_id, []).append(contact)
+        for request_id, stage, repeat in session.exec(
+                select(OutboundMessage.request_id, OutboundMessage.stage,
+                       OutboundMessage.repeat)
+                .where(col(OutboundMessage.request_id).in_(list(cache.requests)))
+                .where(OutboundMessage.status == "queued")).all():
+            request = cache.requests.get(request_id or 0)
+            if request is not None and (request.stage, request.stage_repeat) == (stage, repeat):
+                cache.unsent.add(request.id or 0)
         for request_id, stage in session.exec(
                 select(Approval.request_id, Approval.stage)
                 .where(col(Approval.request_id).in_(list(cache.requests)))).all():
@@ -154,6 +167,12 @@ def plan_request(session: Session, clock: Clock, settings: Settings, store: Temp
     if request is None or request.state != RequestState.OPEN or (
             request.next_action_at is None or request.next_action_at > now):
         return  # another process got there first
+    if request_id in cache.unsent:
+        # the stage has not left yet (held by a limit): the next one counts from its real
+        # send, which brings this request forward again (``delivery._stage_sent``)
+        request.next_action_at = now + UNSENT_RECHECK
+        report.replanned += 1
+        return
     campaign = cache.campaigns[request.campaign_id]
     supplier = cache.suppliers[request.supplier_id]
     ladder = cache.ladders[request.campaign_id]
@@ -266,6 +285,21 @@ def thread_root(session: Session, request: Request) -> str | None:
     return session.exec(select(OutboundMessage.message_id)
                         .where(OutboundMessage.request_id == request.id)
                         .order_by(col(OutboundMessage.id)).limit(1)).first()
+
+
+def our_addresses(settings: Settings) -> frozenset[str]:
+    """Our own people's addresses (compliance, the senior officer, the contact person, the
+    sending mailbox), lower-case. The per-contact limits protect suppliers, not us: a copy
+    to our senior officer must not hold the next supplier's notice for three days."""
+    return frozenset(str(a).lower() for a in (
+        settings.mail.from_address, settings.mail.compliance_address,
+        settings.company.senior_officer.email, settings.company.contact.email))
+
+
+def supplier_recipients(addresses: Iterable[str], settings: Settings) -> list[str]:
+    """The addresses the per-contact limits apply to: all but ``our_addresses``."""
+    ours = our_addresses(settings)
+    return [a for a in addresses if a.lower() not in ours]
 
 
 def stage_addresses(roles: tuple[str, ...], contacts: list[Contact], supplier: Supplier,

@@ -43,7 +43,12 @@ from outreach.core.ladder import Ladder
 from outreach.db.models import Campaign, Contact, OutboundMessage, RecipientSend, Request, Supplier
 from outreach.errors import InvalidInput, InvalidState, NotFound
 from outreach.services.delivery import ANSWER_KINDS, QUEUED
-from outreach.services.outbox import LADDER_PRIORITY, request_view, stage_addresses
+from outreach.services.outbox import (
+    LADDER_PRIORITY,
+    request_view,
+    stage_addresses,
+    supplier_recipients,
+)
 from outreach.settings import Settings
 
 RowKind = Literal["send", "awaits_approval", "handover", "no_address"]
@@ -183,6 +188,8 @@ class _Request:
     #: another running campaign's request: its ladder; its sends count, they do not show
     ladder: Ladder | None = None
     shown: bool = True
+    #: the current stage is decided but has not left yet: the next waits for its send
+    in_flight: bool = False
 
 
 @dataclass
@@ -286,7 +293,8 @@ class _Simulation:
     def _deliver_head(self) -> None:
         message = self.ready[0][3]
         now = self.now
-        at = earliest_send(now, message.recipients, self.history.view(now), self.limits,
+        at = earliest_send(now, supplier_recipients(message.recipients, self.settings),
+                           self.history.view(now), self.limits,
                            answer=message.answer)
         if at <= now:
             heapq.heappop(self.ready)
@@ -303,7 +311,8 @@ class _Simulation:
         self.enqueue(message)
 
     def _contact_rule(self, message: _Message, at: datetime) -> str:
-        gap_ends = [max(sent) + self.limits.contact_gap for a in message.recipients
+        gap_ends = [max(sent) + self.limits.contact_gap
+                    for a in supplier_recipients(message.recipients, self.settings)
                     if (sent := self.history.contacts.get(a.lower()))]
         return "gap" if at in gap_ends else "rolling cap"
 
@@ -319,6 +328,7 @@ class _Simulation:
             kind="send", to=message.to, cc=message.cc, queued=message.queued,
             held_by_contact=message.held_by_contact, contact_rule=message.contact_rule))
         if request.current == (message.stage, message.repeat):
+            request.in_flight = False
             # delivery: the stage counts from when it really left, and the request re-plans
             request.view = replace(request.view,
                                    sent={message.stage: StageSent(message.repeat, at)})
@@ -330,6 +340,9 @@ class _Simulation:
             self.rows.append(row)
 
     def _decide(self, request: _Request, at: datetime) -> None:
+        if request.in_flight:  # as the tick does: nothing further before the stage left
+            request.next_at = at  # its send re-plans the request (``_sent``)
+            return
         decision = decide(request.view, request.ladder or self.ladder, at)
         request.next_at = None
         for action in decision.actions:
@@ -359,6 +372,7 @@ class _Simulation:
         # the outbox records the stage as sent now; delivery moves it to the real send
         request.view = replace(request.view, sent={stage.name: StageSent(action.repeat, at)})
         request.current = (stage.name, action.repeat)
+        request.in_flight = True
         self.enqueue(_Message(
             ready=at, priority=LADDER_PRIORITY, seq=self._next_seq(),
             recipients=_unique((*to, *cc)), answer=(stage.template or "") in ANSWER_KINDS,
@@ -445,6 +459,8 @@ def _queued(session: Session, requests: dict[int, _Request], now: datetime) -> l
     messages = []
     for seq, row in enumerate(rows, start=1):
         request = requests.get(row.request_id) if row.request_id is not None else None
+        if request is not None and request.current == (row.stage, row.repeat):
+            request.in_flight = True
         ready = max(now, row.next_attempt_at) if row.next_attempt_at else now
         messages.append(_Message(
             ready=ready, priority=row.priority, seq=seq,
