@@ -1,0 +1,1 @@
+"""Compliance exports of a campaign (``outreach export``): docs/exports.md."""
