@@ -159,22 +159,6 @@ def test_events_record_the_actor(cli, tmp_path: Path) -> None:
     assert actors["supplier.created"] == "cli:ann" and actors["campaign.created"] == "cli:bob"
 
 
-def test_demo_runs_the_available_flow_on_embedded_defaults(tmp_path: Path, monkeypatch,
-                                                           capsys) -> None:
-    monkeypatch.delenv("OUTREACH_DATABASE__URL", raising=False)
-    data = tmp_path / "demo"
-    assert main(["--data", str(data), "demo", "--suppliers", "6"]) == 0
-    out = capsys.readouterr().out
-    assert "imported 5 suppliers" in out and "1 joined the running campaign" in out
-    assert (data / "outreach.sqlite3").is_file()
-    assert main(["--data", str(data), "status", "--json"]) == 0
-    status = json.loads(capsys.readouterr().out)
-    assert status["active_suppliers"] == 6
-    assert status["campaigns"][0]["by_state"] == {"open": 4, "paused": 1, "exempt": 1}
-    assert main(["--data", str(data), "demo"]) == 2
-    assert "not empty" in capsys.readouterr().err
-
-
 def test_approve_and_delivery_commands(cli, tmp_path: Path) -> None:
     suppliers = tmp_path / "suppliers.csv"
     suppliers.write_text(HEADER + "\n" + supplier_line("A1") + "\n", encoding="utf-8")

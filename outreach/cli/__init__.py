@@ -22,11 +22,14 @@ from outreach.cli import (
     config,
     db,
     demo,
+    digest,
+    export,
     history,
     inbox,
     request,
     schedule,
     service,
+    simulate,
     smelter,
     status,
     submission,
@@ -87,9 +90,12 @@ app.add_typer(approval.delivery_app, name="delivery")
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(submission.app, name="submission")
 app.add_typer(submission.contact_app, name="contact")
+app.add_typer(export.app, name="export")
 app.command("approve")(approval.approve)
 app.command("status")(status.status)
+app.command("digest")(digest.digest)
 app.command("demo")(demo.demo)
+app.command("simulate")(simulate.simulate)
 app.command("run")(service.run)
 app.command("tick")(service.tick)
 app.command("deliver")(service.deliver)

@@ -1,43 +1,50 @@
-"""``outreach demo``: the most complete flow available, on embedded defaults.
+"""``outreach demo``: a whole survey season in one command, on the embedded defaults.
 
-It builds a fresh data directory (SQLite), migrates it, generates and imports a supplier
-file, creates and starts a campaign, and exercises the per-request actions a compliance
-officer uses, then shows the result. Later parts of the service (sending, intake, the
-season simulation) extend this same command.
+A fresh data directory (SQLite), an in-process SMTP server the service really sends through,
+the local Maildir the service really polls, simulated suppliers with behaviour profiles
+answering with real workbooks, and a stepped clock driving the same jobs ``outreach run``
+schedules: months pass in a minute. See ``outreach.demo.season``.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
 
-from outreach.bootstrap import build
 from outreach.cli.context import state
-from outreach.cli.output import out, table
-from outreach.core.clock import local_date
-from outreach.db.engine import transaction
-from outreach.db.migrate import upgrade
-from outreach.imports.sample_suppliers import generate_suppliers, write_supplier_file
-from outreach.imports.supplier_file import read_supplier_file
+from outreach.cli.output import out
+from outreach.core.ladder import Ladder
+from outreach.demo.profiles import PROFILES, Profile, load_profiles
+from outreach.demo.season import SeasonConfig, SeasonResult, Snapshot, profile_table, run_season
 from outreach.logs import configure_logging
-from outreach.services import campaigns, requests
-from outreach.services.campaigns import NewCampaign, request_counts
-from outreach.services.import_suppliers import import_suppliers
 from outreach.settings import LoggingSettings
+
+#: our answers to what a supplier sent, after the ladder's own templates
+ANSWER_KINDS = ("receipt", "receipt_with_warnings", "correction", "unreadable")
 
 
 def demo(
     ctx: typer.Context,
-    suppliers: Annotated[int, typer.Option("--suppliers", min=3, max=20000,
+    suppliers: Annotated[int, typer.Option("--suppliers", min=1, max=5000,
                                            help="How many simulated suppliers")] = 60,
-    seed: Annotated[int, typer.Option(help="Seed for the generated supplier file")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same season")] = 0,
+    profiles_file: Annotated[Path | None, typer.Option(
+        "--profiles", exists=True, dir_okay=False,
+        help="Behaviour profiles (TOML or CSV) instead of the built-in ones")] = None,
 ) -> None:
-    """Run the whole available flow on a fresh data directory (default: a new folder here)."""
+    """Run a whole survey season (months in a minute) on a fresh data directory
+    [default: a new folder here], with a local mail server and simulated suppliers."""
     cli = state(ctx)
     if cli.data is None:
         stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
@@ -46,81 +53,126 @@ def demo(
         raise typer.BadParameter(f"{cli.data} is not empty: the demo needs a fresh folder",
                                  param_hint="--data")
     settings = cli.settings()
-    console = out()
-    app = build(settings, check_schema=False)
     if not cli.debug:  # the demo narrates; the service's own log lines would drown it
-        configure_logging(LoggingSettings(level="WARNING"))
-    try:
-        clock, actor, tz = app.clock, "demo", settings.campaign.time_zone
-        console.rule("outreach demo")
-        console.print(f"data directory {settings.data}", highlight=False)
-        before, after = upgrade(app.engine)
-        console.print(f"1. database created and migrated ({before or 'empty'} → {after})")
+        settings = settings.model_copy(update={"logging": LoggingSettings(level="WARNING")})
+        configure_logging(settings.logging)
+    profiles = load_profiles(profiles_file) if profiles_file else list(PROFILES.values())
+    console = out()
+    console.rule("outreach demo: a survey season on embedded defaults")
+    console.print(f"data directory {settings.data}\n"
+                  f"{suppliers} simulated suppliers, seed {seed}; mail really goes through an "
+                  "in-process SMTP server and replies through the local Maildir; the clock is "
+                  "simulated. Approval-gated stages are approved by the demo itself.",
+                  highlight=False, markup=False)
+    ladder = settings.ladder
+    with Live(_view(None, ladder), console=console, refresh_per_second=8,
+              transient=not console.is_terminal) as live:
+        result = run_season(settings, SeasonConfig(suppliers=suppliers, seed=seed,
+                                                   profiles=profiles),
+                            progress=lambda snap: live.update(_view(snap, ladder)))
+    if not console.is_terminal:
+        console.print(_view(result.snapshot, result.ladder))
+    summary(console, result, profiles)
 
-        supplier_file = settings.data / "suppliers.csv"
-        rows = generate_suppliers(suppliers, seed=seed)
-        write_supplier_file(rows[:-1], supplier_file)
-        with transaction(app.sessions) as session:
-            report = import_suppliers(session, clock, read_supplier_file(supplier_file),
-                                      actor=actor, company_time_zone=tz)
-        console.print(f"2. imported {report.created} suppliers from {supplier_file}",
-                      highlight=False)
 
-        today = local_date(clock, tz)
-        # a season surveys the calendar year that just ended (or is ending, from October)
-        year = today.year if today.month >= 10 else today.year - 1
-        spec = NewCampaign(name=f"CMRT {year}", reporting_year=year,
-                           due_date=today + timedelta(days=60),
-                           template_family=settings.campaign.template_family,
-                           min_version=settings.campaign.min_version)
-        with transaction(app.sessions) as session:
-            campaign = campaigns.create_campaign(session, clock, spec, actor=actor,
-                                                 company_time_zone=tz)
-            started = campaigns.start_campaign(
-                session, clock, campaign, settings.ladder, actor=actor,
-                late_joiner_days=settings.campaign.late_joiner_days, company_time_zone=tz)
-        console.print(f"3. campaign {campaign.name!r} created and started: {len(started)} "
-                      f"requests due {campaign.due_date}", highlight=False)
+# --------------------------------------------------------------------------- the live display
 
-        codes = [r["code"] for r in rows]
-        with transaction(app.sessions) as session:
-            first = requests.find_request(session, codes[0], campaign.name)
-            requests.extend_request(session, clock, first, first.due_date + timedelta(days=14),
-                                    actor=actor, reason="asked for two more weeks by phone")
-            second = requests.find_request(session, codes[1], campaign.name)
-            requests.pause_request(session, clock, second, actor=actor,
-                                   reason="supplier is migrating its ERP",
-                                   until=clock.now() + timedelta(days=10))
-            third = requests.find_request(session, codes[2], campaign.name)
-            requests.exempt_request(session, clock, third, actor=actor,
-                                    reason="supplies packaging only: no 3TG")
-            requests.note_request(session, clock, first, "buyer confirmed the new contact",
-                                  actor=actor)
-        console.print(f"4. {codes[0]}: due date extended by 14 days; {codes[1]}: paused for 10 "
-                      f"days; {codes[2]}: exempt", highlight=False)
 
-        write_supplier_file(rows, supplier_file)
-        with transaction(app.sessions) as session:
-            report = import_suppliers(session, clock, read_supplier_file(supplier_file),
-                                      actor=actor, company_time_zone=tz)
-        joined = report.joined_campaigns.get(campaign.name, 0)
-        console.print(f"5. re-imported the file with one new supplier: {report.created} new, "
-                      f"{report.unchanged} unchanged; {joined} joined the running campaign "
-                      f"with its own due date", highlight=False)
+def _view(snap: Snapshot | None, ladder: Ladder) -> Panel:
+    if snap is None:
+        return Panel("setting up: database, suppliers, campaign, mail server …",
+                     title="season")
+    head = Table.grid(padding=(0, 2))
+    head.add_row(Text(f"simulated date {snap.now:%a %d %b %Y}", style="bold"),
+                 Text(f"day {snap.day}"))
+    bar = ProgressBar(total=max(snap.in_scope, 1), completed=snap.accepted, width=40)
+    coverage = Table.grid(padding=(0, 2))
+    coverage.add_row("coverage", bar, f"{snap.coverage:.0%} ({snap.accepted}/{snap.in_scope})")
+    states = "  ".join(f"{k} {v}" for k, v in sorted(snap.by_state.items()))
+    sent = Table("e-mails sent, by stage", "", box=None, padding=(0, 2))
+    for stage in ladder.stages:
+        if stage.handover:
+            count = snap.by_state.get("handed_over", 0)
+            sent.add_row(f"{stage.name} (no e-mail: handed over)", str(count))
+        else:
+            sent.add_row(stage.name, str(snap.sent_by_kind.get(stage.template or stage.name, 0)))
+    for kind in ANSWER_KINDS:
+        if snap.sent_by_kind.get(kind):
+            sent.add_row(f"answer: {kind}", str(snap.sent_by_kind[kind]))
+    if snap.sent_by_kind.get("digest"):
+        sent.add_row("status digest (to compliance)", str(snap.sent_by_kind["digest"]))
+    replies = Table("replies, by verdict", "", box=None, padding=(0, 2))
+    for key, value in sorted(snap.replies.items()):
+        replies.add_row(key, str(value))
+    approved = ", ".join(f"{k} ×{v}" for k, v in sorted(snap.approved.items())) or "none yet"
+    columns = Table.grid(padding=(0, 4))
+    columns.add_row(sent, replies)
+    return Panel(Group(head, coverage, Text(f"requests: {states}"), columns,
+                       Text(f"approved by the demo itself: {approved}", style="dim")),
+                 title="season")
 
-        with transaction(app.sessions) as session:
-            counts = request_counts(session, campaign.id or 0)
-        console.print(table(f"{campaign.name}: requests by state", ["state", "requests"],
-                            sorted(counts.items())))
-        prog = f"{_command()} --data {settings.data}"
-        console.print("next, look around:\n"
-                      f"  {prog} status\n"
-                      f"  {prog} campaign show\n"
-                      f"  {prog} request show {codes[0]}\n"
-                      f"  {prog} supplier show {codes[0]}",
-                      highlight=False, markup=False)
-    finally:
-        app.close()
+
+# --------------------------------------------------------------------------- the summary
+
+
+def summary(console: Console, result: SeasonResult, profiles: list[Profile]) -> None:
+    labels = {p.name: p.label for p in profiles}
+    table = Table(title=f"{result.campaign}: final coverage by behaviour profile")
+    for column in ("profile", "behaviour", "suppliers", "accepted", "handed over",
+                   "e-mails / supplier"):
+        table.add_column(column, justify="right" if column != "behaviour" else "left")
+    for name, count, accepted, handed, emails in profile_table(result):
+        table.add_row(name, labels.get(name, name), str(count), str(accepted), str(handed),
+                      emails)
+    snap = result.snapshot
+    table.add_section()
+    table.add_row("all", "", str(len(result.outcomes)), str(snap.accepted),
+                  str(snap.by_state.get("handed_over", 0)),
+                  f"{sum(o.emails for o in result.outcomes) / max(len(result.outcomes), 1):.1f}")
+    console.print(table)
+    covered = "every responsive supplier covered" if result.responsive_covered else \
+        "NOT every responsive supplier is covered"
+    handed = "the never-answering ones handed over to procurement" \
+        if result.unresponsive_handed_over else "some never-answering ones NOT handed over"
+    console.print(f"coverage {snap.coverage:.0%} ({snap.accepted} of {snap.in_scope}): "
+                  f"{covered}; {handed}. "
+                  f"{snap.day} simulated days in {result.seconds:.0f} s"
+                  + (f", {result.smtp_messages} messages through the SMTP server"
+                     if result.smtp_messages is not None else "") + ".",
+                  highlight=False, markup=False)
+    data = result.settings.data
+    console.print(f"\n{'data directory':<18} {data}", highlight=False, markup=False)
+    for path in result.reports:
+        label = _label(path)
+        console.print(f"{label:<18} {path}", highlight=False, markup=False)
+    for line in result.missing:
+        console.print(f"{'not written':<18} {line}", highlight=False, markup=False)
+    prog = f"{_command()} --data {data}"
+    example = _example(result)
+    console.print("\nnext, look around:\n"
+                  f"  {prog} status\n"
+                  f"  {prog} campaign show\n"
+                  f"  {prog} history {example}      # one supplier's whole history\n"
+                  f"  {prog} inbox review             # the questions waiting for a person",
+                  highlight=False, markup=False)
+
+
+def _label(path: Path) -> str:
+    name = path.name.lower()
+    if name.startswith("digest"):
+        return "digest"
+    if "cmrt" in name:
+        return "consolidated CMRT"
+    return "export"
+
+
+def _example(result: SeasonResult) -> str:
+    """A supplier whose history shows much: a corrected CMRT, else any."""
+    for wanted in ("incomplete", "after_notice", "never"):
+        for outcome in result.outcomes:
+            if outcome.profile == wanted:
+                return outcome.code
+    return result.outcomes[0].code if result.outcomes else "CODE"
 
 
 def _command() -> str:
