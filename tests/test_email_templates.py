@@ -273,3 +273,8 @@ def test_the_template_folder_is_a_setting(cli, folder: Path,
     write(folder / "request" / "body.txt", "{{ supplier.nmae }}\n")
     code, _, _ = cli("template", "check")
     assert code == 6
+
+
+def test_preview_of_the_digest_points_at_the_digest_command(cli, tmp_path: Path) -> None:
+    code, _, err = cli("template", "preview", "digest", "--out", str(tmp_path))
+    assert code == 6 and "outreach digest --preview" in err

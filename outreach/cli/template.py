@@ -104,6 +104,9 @@ def preview_cmd(
     templates = TemplateSet.load(_directory(directory, cli.settings()))
     if kind not in templates.kinds:
         raise NotFound(f"there is no template kind {kind!r} (kinds: {', '.join(templates.kinds)})")
+    if kind == "digest":
+        raise InvalidInput("the digest is for compliance, not a supplier: preview it with "
+                           "`outreach digest --preview FILE` (real figures, chart included)")
     context = (_supplier_context(cli, settings, kind, supplier, campaign) if supplier
                else sample_context(kind, company_info(settings.company),
                                    str(settings.mail.from_address), language))
