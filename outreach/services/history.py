@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from outreach.db.models import Campaign, Event, Request, Supplier
-from outreach.errors import NotFound
+from outreach.services.requests import find_supplier
 
 #: the details each kind of event is best summed up by (the rest stays in --json)
 _SUMMARY = {
@@ -46,13 +46,7 @@ class HistoryLine:
 
 
 def supplier_history(session: Session, code: str) -> tuple[Supplier, list[HistoryLine]]:
-    supplier = session.exec(select(Supplier).where(Supplier.code == code)).first()
-    if supplier is None:
-        lowered = code.casefold()
-        supplier = next((s for s in session.exec(select(Supplier)).all()
-                         if s.code.casefold() == lowered), None)
-    if supplier is None:
-        raise NotFound(f"no supplier with code {code!r}")
+    supplier = find_supplier(session, code)
     request_ids = list(session.exec(select(Request.id)
                                     .where(Request.supplier_id == supplier.id)).all())
     names = {c.id: c.name for c in session.exec(select(Campaign)).all()}

@@ -32,15 +32,21 @@ class RequestView:
     events: list[Event]
 
 
-def find_request(session: Session, supplier_code: str, campaign_ref: str | None) -> Request:
-    campaign = get_campaign(session, campaign_ref)
-    supplier = session.exec(select(Supplier).where(Supplier.code == supplier_code)).first()
+def find_supplier(session: Session, code: str) -> Supplier:
+    """A supplier by its code, exactly or else ignoring case."""
+    supplier = session.exec(select(Supplier).where(Supplier.code == code)).first()
     if supplier is None:
-        lowered = supplier_code.casefold()
+        lowered = code.casefold()
         supplier = next((s for s in session.exec(select(Supplier)).all()
                          if s.code.casefold() == lowered), None)
     if supplier is None:
-        raise NotFound(f"no supplier with code {supplier_code!r}")
+        raise NotFound(f"no supplier with code {code!r}")
+    return supplier
+
+
+def find_request(session: Session, supplier_code: str, campaign_ref: str | None) -> Request:
+    campaign = get_campaign(session, campaign_ref)
+    supplier = find_supplier(session, supplier_code)
     request = session.exec(
         select(Request).where(Request.campaign_id == campaign.id,
                               Request.supplier_id == supplier.id)

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from outreach.demo.replies import tiny_pdf
 from outreach.intake.kinds import TNEF_SIGNATURE
 from outreach.mail.compose import (
     Attachment,
@@ -388,24 +389,6 @@ def big_attachment(size_mb: float = 30, workbook: bytes | None = None, seed: int
                             random.Random(seed).randbytes(padding),
                             compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()
-
-
-def tiny_pdf() -> bytes:
-    """A one-page PDF (valid structure, a few hundred bytes)."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"\
-        .encode()
-    return bytes(out)
 
 
 def tiny_png() -> bytes:
