@@ -149,11 +149,10 @@ def demo_settings(settings: Settings, *, smtp_port: int | None,
          "username": None, "password": None, "timeout_seconds": 30.0}
         if smtp_port is not None else {"transport": "local"}))
     imap = settings.imap.model_copy(update={"source": "maildir", "folders": ["INBOX"]})
-    # our own senior officer is on copy of every notice: with the per-contact gap the
-    # notices would leave one every three days (see the report); a simulation lifts it
-    delivery = settings.delivery.model_copy(update={
-        "per_minute": 10_000, "per_day": 1_000_000, "contact_min_gap_hours": 0.0,
-        "contact_cap": 100})
+    # no real account behind it: the account limits are lifted; the per-contact gap and
+    # cap stay as configured (they protect suppliers, and the season shows them working)
+    delivery = settings.delivery.model_copy(update={"per_minute": 10_000,
+                                                    "per_day": 1_000_000})
     # always a fresh SQLite file in the data directory, even if a database URL is set
     database = settings.database.model_copy(update={"url": None})
     update: dict[str, Any] = {"smtp": smtp, "imap": imap, "delivery": delivery,
