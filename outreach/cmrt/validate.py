@@ -55,6 +55,11 @@ class Outcome(StrEnum):
     UNREADABLE = "unreadable"
 
 
+#: the verdicts that cover a supplier (stored as their string values)
+ACCEPTED_OUTCOMES: frozenset[Outcome] = frozenset({Outcome.ACCEPTED,
+                                                  Outcome.ACCEPTED_WITH_WARNINGS})
+
+
 #: the newest release of each family whose layout this version of outreach knows
 NEWEST_KNOWN = {"CMRT": "6.5", "EMRT": "2.1"}
 #: sheets every known layout of a family has; a workbook without them is a modified template

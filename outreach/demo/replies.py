@@ -103,7 +103,7 @@ def reply(original: EmailMessage, *, sender: str, at: datetime, text: str,
         filename, data, declared = attachment
         maintype, _, subtype = declared.partition("/")
         message.add_attachment(data, maintype, subtype, filename=filename)
-    return _raw(message)
+    return deterministic_bytes(message)
 
 
 def auto_reply(original: EmailMessage, *, sender: str, at: datetime) -> bytes:
@@ -170,7 +170,7 @@ def _message_id(sender: str, root: str, text: str, at: datetime) -> str:
     return f"<{digest[:24]}@{domain}>"
 
 
-def _raw(message: EmailMessage) -> bytes:
+def deterministic_bytes(message: EmailMessage) -> bytes:
     """CRLF bytes with fixed MIME boundaries (the stdlib draws random ones): deterministic."""
     seed = hashlib.sha256(str(message["Message-ID"]).encode()).hexdigest()[:12]
     for index, part in enumerate(message.walk()):

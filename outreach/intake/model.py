@@ -15,6 +15,8 @@ Kind = Literal[
 encrypted Office document (a password-protected workbook, usually)."""
 
 WORKBOOK_KINDS: frozenset[str] = frozenset({"xlsx", "xlsm", "xls"})
+#: what the validator is given: workbooks, and encrypted packages (Excel's default password)
+JUDGED_KINDS: frozenset[str] = WORKBOOK_KINDS | {"encrypted"}
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from openpyxl.styles import Font
 from sqlalchemy import Select, func
 from sqlmodel import Session, col, select
 
+from outreach.cmrt.validate import ACCEPTED_OUTCOMES
 from outreach.core.enums import RequestState
 from outreach.db.models import Campaign, Request, Submission, SubmissionSmelter, Supplier
 from outreach.reports.safe_cells import csv_row, xlsx_row
 from outreach.services.smelters import SmelterData, load_smelter_context
 
-ACCEPTED_OUTCOMES = ("accepted", "accepted_with_warnings")
 Format = Literal["xlsx", "csv", "both"]
 #: Appendix A order of the metals; any other metal follows, alphabetically
 METAL_ORDER = ("Gold", "Tantalum", "Tin", "Tungsten")
@@ -78,7 +78,7 @@ def accepted_submissions(campaign_id: int) -> Any:
                    func.max(Request.supplier_id).label("supplier_id"))
             .join(Request, col(Request.id) == Submission.request_id)
             .where(Request.campaign_id == campaign_id)
-            .where(col(Submission.outcome).in_(ACCEPTED_OUTCOMES))
+            .where(col(Submission.outcome).in_(sorted(ACCEPTED_OUTCOMES)))
             .where(col(Submission.duplicate_of).is_(None))
             .group_by(col(Submission.request_id))
             .subquery("accepted"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from outreach.cmrt.validate import Outcome, ValidationContext, validate
+from outreach.cmrt.validate import ACCEPTED_OUTCOMES, ValidationContext, validate
 from outreach.db.models import Campaign
 from outreach.reports import exports
 from outreach.reports.company_cmrt import company_cmrt, describe, write_company_cmrt
@@ -89,8 +89,7 @@ def run_exports(session: Session, settings: Settings, campaign: Campaign,
             run.notes[kind] = {**describe(result), "verdict": str(verdict.outcome),
                                "findings": [f"{f.severity}: {f.code} {f.sheet}!{f.cell}"
                                             for f in verdict.findings],
-                               "accepted": verdict.outcome in (
-                                   Outcome.ACCEPTED, Outcome.ACCEPTED_WITH_WARNINGS)}
+                               "accepted": verdict.outcome in ACCEPTED_OUTCOMES}
         else:
             raise ValueError(f"unknown export {kind!r} (one of {', '.join(KINDS)})")
         shared = run.seconds.get("consolidate", 0.0) - before

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import case, distinct
 from sqlmodel import Session, col, func, select
 
+from outreach.cmrt.validate import ACCEPTED_OUTCOMES
 from outreach.core.coverage import (
     Projection,
     SeriesPoint,
@@ -35,7 +36,6 @@ from outreach.core.coverage import (
 from outreach.core.enums import RequestState
 from outreach.db.models import Campaign, Event, Request, Submission, SubmissionSmelter, Supplier
 
-ACCEPTED_OUTCOMES = ("accepted", "accepted_with_warnings")
 NOT_CONTACTED = "not contacted"
 NO_COUNTRY = "unknown"
 
@@ -218,7 +218,7 @@ def metal_rows(session: Session, campaign_id: int) -> list[MetalRow]:
                 .join(Request, col(Request.id) == Submission.request_id)
                 .where(Request.campaign_id == campaign_id)
                 .where(Request.state == RequestState.ACCEPTED)
-                .where(col(Submission.outcome).in_(ACCEPTED_OUTCOMES)))
+                .where(col(Submission.outcome).in_(sorted(ACCEPTED_OUTCOMES))))
     suppliers: dict[str, set[int]] = {}
     result = session.exec(
         select(Submission.request_id, Submission.declaration)

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from outreach.cmrt.validate import Outcome, Result, ValidationContext
+from outreach.cmrt.validate import ACCEPTED_OUTCOMES, Result, ValidationContext
 from outreach.core.clock import Clock, local_date
 from outreach.core.enums import CampaignState, ContactRole, ContactStatus, RequestState
 from outreach.core.match import Candidate, Matched, MatchResult, NotOurs, Quarantined, match_reply
@@ -51,12 +51,17 @@ from outreach.db.models import (
     SubmissionSmelter,
 )
 from outreach.intake.classify import Classification
-from outreach.intake.model import Link, MiB, ParsedMessage, ParseLimits
+from outreach.intake.model import JUDGED_KINDS, Link, MiB, ParsedMessage, ParseLimits
 from outreach.intake.parse import parse_message
 from outreach.mail.template_store import TemplateStore
 from outreach.services.answers import ANSWER_FOR_OUTCOME, Recipient, queue_answer
 from outreach.services.blobs import get_blob, put_blob
-from outreach.services.intake_evidence import DomainIndex, candidate_for, gather_evidence
+from outreach.services.intake_evidence import (
+    DomainIndex,
+    candidate_for,
+    gather_evidence,
+    threaded_requests,
+)
 from outreach.services.intake_files import IncomingFile, families, judge, link_findings
 from outreach.services.intake_prepare import Prepared, PrepareSettings, prepare
 from outreach.services.smelters import SmelterData, load_smelter_context
@@ -71,7 +76,6 @@ OURS = frozenset({"processed", "attention"})
 #: statuses ``process`` may (re)start from; ``inbox assign`` also takes these
 PROCESSABLE = frozenset({"received", "failed"})
 ASSIGNABLE = frozenset({"quarantined", "unrelated", "attention", "failed", "received"})
-ACCEPTED = frozenset({Outcome.ACCEPTED, Outcome.ACCEPTED_WITH_WARNINGS})
 _SURVEY_WORDS = ("cmrt", "emrt", "conflict mineral", "reporting template", "3tg")
 
 
@@ -424,12 +428,9 @@ def _referenced_requests(session: Session, classification: Classification) -> li
     ids = list(classification.our_message_ids)
     if classification.bounce is not None:
         ids += list(classification.bounce.original_message_ids)
-    if ids:
-        request_ids = [r for r in session.exec(
-            select(OutboundMessage.request_id)
-            .where(col(OutboundMessage.message_id).in_(ids))).all() if r is not None]
-        if request_ids:
-            found += session.exec(select(Request).where(col(Request.id).in_(request_ids))).all()
+    request_ids = threaded_requests(session, ids)
+    if request_ids:
+        found += session.exec(select(Request).where(col(Request.id).in_(request_ids))).all()
     return list({r.id: r for r in found}.values())
 
 
@@ -575,8 +576,8 @@ def move_request(intake: Intake, session: Session, request: Request,
     """Accepted ends the ladder; a rejection makes it wait its grace period, then go on."""
     now = intake.clock.now()
     judged = [s for s, _ in submissions if s.duplicate_of is None]
-    workbooks = [s for s in judged if s.kind in {"xlsx", "xlsm", "xls", "encrypted"}]
-    accepted = [s for s in judged if s.outcome in ACCEPTED]
+    workbooks = [s for s in judged if s.kind in JUDGED_KINDS]
+    accepted = [s for s in judged if s.outcome in ACCEPTED_OUTCOMES]
     rule = intake.settings.intake.accept_when
     covering = bool(accepted) and (rule == "any" or len(accepted) == len(workbooks))
     where = dict(campaign_id=request.campaign_id, supplier_id=request.supplier_id,
@@ -601,10 +602,9 @@ def _answer(intake: Intake, session: Session, request: Request, inbound_id: int,
             sender: Recipient, submissions: list[tuple[Submission, Result | None]],
             plan: _Plan, actor: str) -> None:
     settings, clock = intake.settings, intake.clock
-    workbooks = [s for s, _ in submissions if s.kind in {"xlsx", "xlsm", "xls", "encrypted"}]
+    workbooks = [s for s, _ in submissions if s.kind in JUDGED_KINDS]
     for submission in workbooks:
-        if submission.duplicate_of is not None and submission.outcome in {
-                str(o) for o in ACCEPTED}:
+        if submission.duplicate_of is not None and submission.outcome in ACCEPTED_OUTCOMES:
             continue  # that file was receipted already
         kind = ANSWER_FOR_OUTCOME[submission.outcome or "unreadable"]
         queue_answer(session, clock, settings, intake.templates, request=request, kind=kind,

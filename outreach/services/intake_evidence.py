@@ -63,7 +63,7 @@ def gather_evidence(session: Session, index: DomainIndex, classification: Classi
     order = {value: i for i, value in enumerate(token_values)}
     by_token_rows.sort(key=lambda pair: order.get(pair[0].reply_token, 0))
     found_tokens = {r.reply_token for r, _ in by_token_rows}
-    thread_ids = _threaded_requests(session, classification.our_message_ids)
+    thread_ids = threaded_requests(session, classification.our_message_ids)
     by_thread_rows = _requests(session, col(Request.id).in_(thread_ids)) if thread_ids else []
     by_sender_rows: list[tuple[Request, Campaign]] = []
     by_domain_rows: list[tuple[Request, Campaign]] = []
@@ -100,7 +100,8 @@ def _requests(session: Session, condition: object) -> list[tuple[Request, Campai
     return [(r, c) for r, c in rows]
 
 
-def _threaded_requests(session: Session, message_ids: Iterable[str]) -> list[int]:
+def threaded_requests(session: Session, message_ids: Iterable[str]) -> list[int]:
+    """The requests whose outbound messages have these Message-IDs, each once."""
     ids = list(message_ids)
     if not ids:
         return []

@@ -18,7 +18,7 @@ from outreach.cmrt.opening import Opened, OpenLimits, Unreadable, open_workbook
 from outreach.cmrt.validate import Outcome, Result, ValidationContext, validate_workbook
 from outreach.cmrt.workbook import SheetUnreadable
 from outreach.intake.classify import Classification
-from outreach.intake.model import Attachment, Link
+from outreach.intake.model import JUDGED_KINDS, Attachment, Link
 
 #: why a file that is not a workbook cannot be used, for the answer to the supplier
 _WHY = {
@@ -69,7 +69,7 @@ def files_of(classification: Classification) -> list[IncomingFile]:
 
 def file_from_bytes(filename: str, data: bytes, kind: str) -> IncomingFile:
     """A file given at the command line (``outreach submission add``)."""
-    problem = None if kind in {"xlsx", "xlsm", "xls", "encrypted"} else (
+    problem = None if kind in JUDGED_KINDS else (
         "archive" if kind == "zip" else kind if kind in _WHY else "other")
     return IncomingFile(filename=filename, size=len(data), content_type=None, kind=kind,
                         content=data, problem=problem, sha256=hashlib.sha256(data).hexdigest())

@@ -28,7 +28,12 @@ from outreach.db.engine import write_transaction
 from outreach.db.models import InboundMessage, InboxFolder
 from outreach.mail.inbox_source import FolderStatus, InboxSession, InboxSource, InboxUnavailable
 from outreach.services.intake import OURS, Identity, Intake, failed, process, record, stored_raw
-from outreach.services.intake_prepare import POOL_THRESHOLD, Prepared, PreparePool
+from outreach.services.intake_prepare import (
+    POOL_THRESHOLD,
+    Prepared,
+    PreparePool,
+    PrepareSettings,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -92,6 +97,10 @@ def _poll_folder(intake: Intake, inbox: InboxSession, folder: str, report: PollR
     new = [uid for uid in uids if uid not in known]
     max_bytes = int(intake.settings.imap.max_message_mb * 1024 * 1024)
     pool = PreparePool() if len(new) >= POOL_THRESHOLD else None
+    prepare_settings = None
+    if pool is not None:
+        with intake.sessions() as session:  # once per pass: the campaigns' contexts
+            prepare_settings = intake.prepare_settings(session)
     try:
         chunk: list[tuple[int, bytes]] = []
         for mail in inbox.fetch(folder, new, max_bytes=max_bytes):
@@ -109,9 +118,9 @@ def _poll_folder(intake: Intake, inbox: InboxSession, folder: str, report: PollR
                 continue
             chunk.append((inbound_id, mail.raw))
             if len(chunk) >= CHUNK:
-                _process_chunk(intake, chunk, pool, report)
+                _process_chunk(intake, chunk, pool, prepare_settings, report)
                 chunk = []
-        _process_chunk(intake, chunk, pool, report)
+        _process_chunk(intake, chunk, pool, prepare_settings, report)
     finally:
         if pool is not None:
             pool.close()
@@ -122,18 +131,16 @@ def _poll_folder(intake: Intake, inbox: InboxSession, folder: str, report: PollR
             row.last_polled_at = intake.clock.now()
 
 
-def _process_chunk(intake: Intake, chunk: list[tuple[int, bytes]],
-                   pool: PreparePool | None, report: PollReport) -> None:
+def _process_chunk(intake: Intake, chunk: list[tuple[int, bytes]], pool: PreparePool | None,
+                   settings: PrepareSettings | None, report: PollReport) -> None:
     """Process recorded mails; with a pool, the workers parse and judge the next ones
     while this process writes."""
     if not chunk:
         return
-    if pool is None:
+    if pool is None or settings is None:
         for inbound_id, raw in chunk:
             report.count(_process_safely(intake, inbound_id, raw))
         return
-    with intake.sessions() as session:
-        settings = intake.prepare_settings(session)
     outcomes = pool.map((raw for _, raw in chunk), settings)
     for (inbound_id, raw), prepared in zip(chunk, outcomes, strict=True):
         if isinstance(prepared, BaseException):

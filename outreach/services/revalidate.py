@@ -22,6 +22,7 @@ import structlog
 from sqlmodel import Session, col, select
 
 from outreach.cmrt.reference import RmapStatus
+from outreach.cmrt.validate import ACCEPTED_OUTCOMES
 from outreach.core.clock import Clock
 from outreach.db.audit import record_event
 from outreach.db.models import Request, Submission, SubmissionSmelter, Supplier
@@ -29,7 +30,6 @@ from outreach.services.smelters import SmelterData, load_smelter_context
 
 log = structlog.get_logger(__name__)
 
-ACCEPTED = ("accepted", "accepted_with_warnings")
 #: differences kept in the event in full (the counts cover all of them)
 MAX_LISTED = 500
 _BATCH = 2_000
@@ -85,7 +85,7 @@ def revalidate_accepted(session: Session, clock: Clock, *, actor: str, reason: s
             .join(Submission, col(Submission.id) == SubmissionSmelter.submission_id)
             .join(Request, col(Request.id) == Submission.request_id)
             .join(Supplier, col(Supplier.id) == Request.supplier_id)
-            .where(col(Submission.outcome).in_(ACCEPTED))
+            .where(col(Submission.outcome).in_(sorted(ACCEPTED_OUTCOMES)))
             .where(col(Submission.duplicate_of).is_(None))
             .where(col(SubmissionSmelter.id) > last_id)
             .order_by(col(SubmissionSmelter.id)).limit(_BATCH)).all()

@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from outreach.demo.replies import tiny_pdf
+from outreach.demo.replies import deterministic_bytes, tiny_pdf
 from outreach.intake.kinds import TNEF_SIGNATURE
 from outreach.mail.compose import (
     Attachment,
@@ -84,7 +84,7 @@ def our_request(*, to: str, token: str, key: str = "request-1:first:1",
         reply_to=token_address(token),
         attachment=Attachment("CMRT_2026_SUP-01.xlsx", attachment) if attachment else None,
     )
-    return _raw(compose(out))
+    return deterministic_bytes(compose(out))
 
 
 def our_message_id(key: str = "request-1:first:1") -> str:
@@ -115,7 +115,7 @@ def supplier_reply(
                        headers=headers, text=text, html=html)
     for spec in attachments:
         _attach(message, spec)
-    return _raw(message)
+    return deterministic_bytes(message)
 
 
 def forwarded(inner_raw: bytes, *, sender: str, to: str, subject: str,
@@ -126,7 +126,7 @@ def forwarded(inner_raw: bytes, *, sender: str, to: str, subject: str,
     message = _message(sender=sender, to=to, subject=subject, date=date,
                        message_id=message_id, text=text)
     message.add_attachment(email.message_from_bytes(inner_raw, policy=policy.default))
-    return _raw(message)
+    return deterministic_bytes(message)
 
 
 def zipped(files: Sequence[tuple[str, bytes]]) -> bytes:
@@ -171,7 +171,7 @@ def auto_reply(*, sender: str, to: str = MAILBOX, subject: str = "CMRT request",
     message = _message(sender=sender, to=to, subject=reply_subject, in_reply_to=in_reply_to,
                        references=(in_reply_to,) if in_reply_to else (), date=date,
                        headers=headers, text=text)
-    return _raw(message)
+    return deterministic_bytes(message)
 
 
 def bounce_dsn(
@@ -314,7 +314,7 @@ def question(*, sender: str, to: str, subject: str,
         assert html_part is not None
         html_part.add_related(tiny_png(), "image", "png", cid="<logo@supplier>",
                               filename="logo.png", disposition="inline")
-    return _raw(message)
+    return deterministic_bytes(message)
 
 
 def non_utf8(*, sender: str = "Jürgen Schön <j.schoen@lieferant.de>", to: str,
@@ -443,15 +443,6 @@ def _message_id(sender: str, subject: str, text: str) -> str:
     digest = hashlib.sha256(f"{sender}\0{subject}\0{text}".encode()).hexdigest()[:20]
     domain = parseaddr(sender)[1].rpartition("@")[2] or "supplier.example"
     return f"<{digest}@{domain}>"
-
-
-def _raw(message: EmailMessage) -> bytes:
-    """CRLF bytes; MIME boundaries fixed (the stdlib draws random ones) so a call repeats."""
-    seed = hashlib.sha256(str(message["Message-ID"]).encode()).hexdigest()[:12]
-    for index, part in enumerate(message.walk()):
-        if part.is_multipart() and part.get_boundary() is None:
-            part.set_boundary(f"===============_{seed}_{index}==")
-    return message.as_bytes(policy=policy.SMTP)
 
 
 def _header_end(raw: bytes) -> int:
